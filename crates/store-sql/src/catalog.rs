@@ -1,0 +1,305 @@
+//! Locations and products: creation, updates, pages, and the all-or-nothing import.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::ids::{LocationCode, Sku};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
+use store::{ImportSummary, StoreError};
+
+use crate::core::{Core, Dialect, TxError, now, retry};
+use crate::rows::{LocationRow, ProductRow};
+
+const PRODUCT_COLUMNS: &str = "sku, name, unit, price, currency, active, created_at, updated_at";
+
+impl<DB: Dialect> Core<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn create_location(&self, l: NewLocation) -> Result<Location, StoreError> {
+        let created_at = now();
+        let result = retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            sqlx::query("INSERT INTO locations (code, name, kind, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(l.code.as_str())
+                .bind(l.name.as_str())
+                .bind(l.kind.as_str())
+                .bind(l.time_zone.as_str())
+                .bind(created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await;
+        match result {
+            Err(StoreError::Conflict { .. }) => Err(StoreError::conflict(
+                "already_exists",
+                format!("location {} already exists", l.code),
+            )),
+            other => other,
+        }?;
+        Ok(Location {
+            code: l.code,
+            name: l.name,
+            kind: l.kind,
+            time_zone: l.time_zone,
+            created_at,
+        })
+    }
+
+    pub(crate) async fn list_locations(
+        &self,
+        after: Option<&LocationCode>,
+        limit: i64,
+    ) -> Result<Vec<Location>, StoreError> {
+        let rows: Vec<LocationRow> = retry::<DB, _, _, _>(|| async {
+            Ok(sqlx::query_as(
+                "SELECT code, name, kind, time_zone, created_at FROM locations \
+                 WHERE $1 IS NULL OR code > $1 ORDER BY code LIMIT $2",
+            )
+            .bind(after.map(LocationCode::as_str))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+        })
+        .await?;
+        rows.into_iter().map(Location::try_from).collect()
+    }
+
+    pub(crate) async fn create_product(&self, p: NewProduct) -> Result<Product, StoreError> {
+        let stamp = now();
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (sku) DO NOTHING",
+            )
+            .bind(p.sku.as_str())
+            .bind(p.name.as_str())
+            .bind(p.unit.as_str())
+            .bind(p.price)
+            .bind(p.currency.as_str())
+            .bind(p.active)
+            .bind(stamp)
+            .execute(&mut *tx)
+            .await?;
+            if DB::rows_affected(&inserted) == 0 {
+                return Err(StoreError::conflict("already_exists", format!("product {} already exists", p.sku)).into());
+            }
+            Self::put_gtins(&mut tx, &p.sku, &p.gtins).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        Ok(Product {
+            sku: p.sku,
+            name: p.name,
+            unit: p.unit,
+            price: p.price,
+            currency: p.currency,
+            gtins: p.gtins,
+            active: p.active,
+            created_at: stamp,
+            updated_at: stamp,
+        })
+    }
+
+    pub(crate) async fn get_product(&self, sku: &Sku) -> Result<Product, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = self.reader.begin().await?;
+            let product = Self::read_product(&mut tx, sku).await?;
+            tx.commit().await?;
+            Ok(product)
+        })
+        .await
+    }
+
+    pub(crate) async fn update_product(
+        &self,
+        sku: &Sku,
+        patch: ProductPatch,
+    ) -> Result<Product, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            let product = Self::read_product(&mut tx, sku).await?.patched(patch.clone(), now());
+            sqlx::query(
+                "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, updated_at = $7 \
+                 WHERE sku = $1",
+            )
+            .bind(sku.as_str())
+            .bind(product.name.as_str())
+            .bind(product.unit.as_str())
+            .bind(product.price)
+            .bind(product.currency.as_str())
+            .bind(product.active)
+            .bind(product.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            if patch.gtins.is_some() {
+                sqlx::query("DELETE FROM product_gtins WHERE sku = $1").bind(sku.as_str()).execute(&mut *tx).await?;
+                Self::put_gtins(&mut tx, sku, &product.gtins).await?;
+            }
+            tx.commit().await?;
+            Ok(product)
+        })
+        .await
+    }
+
+    pub(crate) async fn list_products(
+        &self,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> Result<Vec<Product>, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = self.reader.begin().await?;
+            let rows: Vec<ProductRow> = sqlx::query_as(&format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE $1 IS NULL OR sku > $1 ORDER BY sku LIMIT $2"
+            ))
+            .bind(after.map(Sku::as_str))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+            let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+            let mut gtins = Self::gtins_of(&mut tx, &skus).await?;
+            tx.commit().await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| {
+                    let g = gtins.remove(&r.sku).unwrap_or_default();
+                    r.into_product(g)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    pub(crate) async fn import_products(
+        &self,
+        products: Vec<NewProduct>,
+    ) -> Result<ImportSummary, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            let mut summary = ImportSummary::default();
+            let stamp = now();
+            for p in &products {
+                let updated = sqlx::query(
+                    "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, updated_at = $7 \
+                     WHERE sku = $1",
+                )
+                .bind(p.sku.as_str())
+                .bind(p.name.as_str())
+                .bind(p.unit.as_str())
+                .bind(p.price)
+                .bind(p.currency.as_str())
+                .bind(p.active)
+                .bind(stamp)
+                .execute(&mut *tx)
+                .await?;
+                if DB::rows_affected(&updated) == 0 {
+                    sqlx::query(
+                        "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                    )
+                    .bind(p.sku.as_str())
+                    .bind(p.name.as_str())
+                    .bind(p.unit.as_str())
+                    .bind(p.price)
+                    .bind(p.currency.as_str())
+                    .bind(p.active)
+                    .bind(stamp)
+                    .execute(&mut *tx)
+                    .await?;
+                    summary.created += 1;
+                } else {
+                    summary.updated += 1;
+                    sqlx::query("DELETE FROM product_gtins WHERE sku = $1").bind(p.sku.as_str()).execute(&mut *tx).await?;
+                }
+                Self::put_gtins(&mut tx, &p.sku, &p.gtins).await?;
+            }
+            tx.commit().await?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// Records the GTINs of a product, refusing one that belongs to another product.
+    pub(crate) async fn put_gtins(
+        tx: &mut Transaction<'static, DB>,
+        sku: &Sku,
+        gtins: &[String],
+    ) -> Result<(), TxError> {
+        for (position, gtin) in gtins.iter().enumerate() {
+            let inserted = sqlx::query("INSERT INTO product_gtins (gtin, sku, position) VALUES ($1, $2, $3) ON CONFLICT (gtin) DO NOTHING")
+                .bind(gtin.as_str())
+                .bind(sku.as_str())
+                .bind(position as i64)
+                .execute(&mut **tx)
+                .await?;
+            if DB::rows_affected(&inserted) == 0 {
+                return Err(StoreError::conflict(
+                    "gtin_taken",
+                    format!("GTIN {gtin} belongs to another product"),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// GTINs of the given products, in their listed order.
+    pub(crate) async fn gtins_of(
+        tx: &mut Transaction<'static, DB>,
+        skus: &[&str],
+    ) -> Result<HashMap<String, Vec<String>>, TxError> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in skus.chunks(500) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT sku, gtin FROM product_gtins WHERE sku IN ({}) ORDER BY sku, position",
+                crate::core::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<DB, (String, String)>(&sql);
+            for sku in chunk {
+                query = query.bind(*sku);
+            }
+            for (sku, gtin) in query.fetch_all(&mut **tx).await? {
+                out.entry(sku).or_default().push(gtin);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn read_product(
+        tx: &mut Transaction<'static, DB>,
+        sku: &Sku,
+    ) -> Result<Product, TxError> {
+        let row: Option<ProductRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1"
+        ))
+        .bind(sku.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let row = row.ok_or_else(|| StoreError::not_found(format!("product {sku}")))?;
+        let gtins = Self::gtins_of(tx, &[sku.as_str()])
+            .await?
+            .remove(sku.as_str())
+            .unwrap_or_default();
+        Ok(row.into_product(gtins))
+    }
+}

@@ -1,0 +1,134 @@
+//! The generic heart of the SQL backends: the pools, the transaction retry loop and the
+//! mapping of driver errors to [`StoreError`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{Database, Pool, Transaction};
+use store::StoreError;
+
+/// What differs between the databases; everything else is shared.
+#[async_trait]
+pub trait Dialect: Database + Sized {
+    /// Name shown in logs and reports.
+    const BACKEND: &'static str;
+    /// Suffix that locks selected rows until commit (`FOR UPDATE`), or empty where the
+    /// database serialises writers anyway (SQLite).
+    const LOCK_ROWS: &'static str;
+
+    /// Starts a transaction that will write. SQLite takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
+
+    /// Starts a read-only transaction that sees one consistent snapshot for its whole life.
+    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
+
+    /// True for errors that a fresh attempt of the same transaction may not meet again
+    /// (serialisation failures, deadlocks, a busy database).
+    fn is_transient(error: &sqlx::Error) -> bool;
+
+    /// Brings identity sequences past restored ids, so new rows do not collide with them.
+    async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error>;
+
+    /// Rows changed by a statement (sqlx has no trait for it).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// The generic store: a pool for writes and a pool for reads (the same pool on PostgreSQL;
+/// on SQLite one writer connection and several readers, as WAL allows).
+pub struct Core<DB: Database> {
+    pub(crate) writer: Pool<DB>,
+    pub(crate) reader: Pool<DB>,
+}
+
+impl<DB: Database> Core<DB> {
+    /// A store over already migrated pools.
+    pub fn new(writer: Pool<DB>, reader: Pool<DB>) -> Self {
+        Self { writer, reader }
+    }
+}
+
+/// How many times a transaction is tried before a transient error is given up on.
+const ATTEMPTS: u32 = 8;
+
+/// An error inside a transaction: from the driver (maybe retried) or a decided outcome.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Sql(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(e: sqlx::Error) -> Self {
+        TxError::Sql(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has met a transient error
+/// [`ATTEMPTS`] times, waiting a little longer (with jitter) after each.
+pub(crate) async fn retry<DB, T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    DB: Dialect,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, TxError>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(TxError::Sql(e)) if tries < ATTEMPTS && DB::is_transient(&e) => {
+                let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 1000);
+                tracing::debug!(tries, error = %e, "transient database error, retrying");
+                tokio::time::sleep(Duration::from_micros(500 * (1 << tries.min(6)) + jitter)).await;
+            }
+            Err(TxError::Sql(e)) => return Err(map_sql(e, DB::is_transient)),
+            Err(TxError::Store(e)) => return Err(e),
+        }
+    }
+}
+
+/// Maps a driver error that was not retried (or no longer) to a [`StoreError`].
+pub(crate) fn map_sql(e: sqlx::Error, is_transient: fn(&sqlx::Error) -> bool) -> StoreError {
+    if let Some(db) = e.as_database_error() {
+        if db.is_unique_violation() {
+            return StoreError::conflict("already_exists", db.message().to_owned());
+        }
+    }
+    if is_transient(&e) {
+        return StoreError::Unavailable(e.to_string());
+    }
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+/// Now, at the precision both databases keep (microseconds), so that what a write returns
+/// equals what a later read returns.
+pub(crate) fn now() -> DateTime<Utc> {
+    micros(Utc::now())
+}
+
+/// A time cut to microseconds, the precision both databases keep.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// Builds `$first, $first+1, …` placeholders for an `IN (…)` list of `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,334 @@
+//! Operations on the whole database: `verify`, `export` (backup), `restore`, and tokens.
+
+use chrono::{DateTime, Utc};
+use domain::auth::Role;
+use domain::catalog::Location;
+use domain::stock::{Level, Movement};
+use futures_util::TryStreamExt;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
+use store::backup::TokenRecord;
+use store::{
+    BackupRecord, ExportSink, RestoreSource, StoreError, TokenInfo, VerifyReport, Violation,
+};
+
+use crate::core::{Core, Dialect, TxError, retry};
+use crate::rows::{LocationRow, MOVEMENT_COLUMNS, MovementRow, ProductRow, TokenRow};
+
+impl<DB: Dialect> Core<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_snapshot(&self.reader).await?;
+            let mut report = VerifyReport::default();
+            let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+                "SELECT l.location, l.sku, l.on_hand, l.reserved, l.incoming, \
+                        CAST(COALESCE(SUM(m.on_hand_delta), 0) AS BIGINT), \
+                        CAST(COALESCE(SUM(m.reserved_delta), 0) AS BIGINT) \
+                 FROM stock_levels l LEFT JOIN stock_movements m ON m.location = l.location AND m.sku = l.sku \
+                 GROUP BY l.location, l.sku, l.on_hand, l.reserved, l.incoming ORDER BY l.location, l.sku",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (location, sku, on_hand, reserved, incoming, ledger_on_hand, ledger_reserved) in rows {
+                report.levels += 1;
+                let mut violation = |check, detail: String| {
+                    report.violations.push(Violation { check, sku: Some(sku.clone()), location: Some(location.clone()), detail });
+                };
+                if on_hand != ledger_on_hand {
+                    violation("on_hand_matches_ledger", format!("on_hand is {on_hand}, the ledger sums to {ledger_on_hand}"));
+                }
+                if reserved != ledger_reserved {
+                    violation("reserved_matches_ledger", format!("reserved is {reserved}, the ledger sums to {ledger_reserved}"));
+                }
+                if reserved < 0 {
+                    violation("reserved_not_negative", format!("reserved is {reserved}"));
+                }
+                if incoming != 0 {
+                    violation("incoming_matches_transfers", format!("incoming is {incoming} with no transfer in transit"));
+                }
+            }
+            // Each ledger row's on_hand_after must continue the running sum of its level.
+            let breaks: Vec<(String, String, i64, String)> = sqlx::query_as(
+                "SELECT location, sku, seq, movement_id FROM ( \
+                   SELECT location, sku, seq, movement_id, on_hand_after, \
+                          SUM(on_hand_delta) OVER (PARTITION BY location, sku ORDER BY seq) AS running \
+                   FROM stock_movements) t \
+                 WHERE running <> on_hand_after ORDER BY location, sku, seq",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (location, sku, seq, id) in breaks {
+                report.violations.push(Violation {
+                    check: "ledger_running_sum",
+                    sku: Some(sku),
+                    location: Some(location),
+                    detail: format!("movement {id} (seq {seq}) records an on_hand_after that its predecessors do not sum to"),
+                });
+            }
+            let (movements, distinct): (i64, i64) =
+                sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT movement_id) FROM stock_movements").fetch_one(&mut *tx).await?;
+            report.movements = movements;
+            if movements != distinct {
+                report.violations.push(Violation {
+                    check: "movement_applied_once",
+                    sku: None,
+                    location: None,
+                    detail: format!("{} movement ids appear more than once", movements - distinct),
+                });
+            }
+            tx.commit().await?;
+            Ok(report)
+        })
+        .await
+    }
+
+    pub(crate) async fn export(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {
+        let mut tx = DB::begin_snapshot(&self.reader)
+            .await
+            .map_err(|e| crate::core::map_sql(e, DB::is_transient))?;
+        let result = Self::export_in(&mut tx, sink).await;
+        tx.rollback()
+            .await
+            .map_err(|e| crate::core::map_sql(e, DB::is_transient))?;
+        result.map_err(|e| match e {
+            TxError::Sql(e) => crate::core::map_sql(e, DB::is_transient),
+            TxError::Store(e) => e,
+        })
+    }
+
+    async fn export_in(
+        tx: &mut Transaction<'static, DB>,
+        sink: &mut ExportSink<'_>,
+    ) -> Result<(), TxError> {
+        let write = |sink: &mut ExportSink<'_>, record| {
+            sink(record).map_err(|e| StoreError::Other(format!("writing the backup: {e}")))
+        };
+        {
+            let mut rows = sqlx::query_as::<DB, LocationRow>(
+                "SELECT code, name, kind, time_zone, created_at FROM locations ORDER BY code",
+            )
+            .fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(sink, BackupRecord::Location(Location::try_from(row)?))?;
+            }
+        }
+        let products: Vec<ProductRow> = sqlx::query_as(
+            "SELECT sku, name, unit, price, currency, active, created_at, updated_at FROM products ORDER BY sku",
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut products = products.into_iter().peekable();
+        while products.peek().is_some() {
+            let chunk: Vec<ProductRow> = products.by_ref().take(500).collect();
+            let skus: Vec<&str> = chunk.iter().map(|p| p.sku.as_str()).collect();
+            let mut gtins = Self::gtins_of(tx, &skus).await?;
+            for row in chunk {
+                let g = gtins.remove(&row.sku).unwrap_or_default();
+                write(sink, BackupRecord::Product(row.into_product(g)))?;
+            }
+        }
+        {
+            let mut rows = sqlx::query_as::<DB, crate::rows::LevelRow>(
+                "SELECT location, sku, on_hand, reserved, incoming, updated_at FROM stock_levels ORDER BY location, sku",
+            )
+            .fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(sink, BackupRecord::Level(Level::from(row)))?;
+            }
+        }
+        {
+            let sql = format!("SELECT {MOVEMENT_COLUMNS} FROM stock_movements ORDER BY seq");
+            let mut rows = sqlx::query_as::<DB, MovementRow>(&sql).fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(sink, BackupRecord::Movement(Movement::try_from(row)?))?;
+            }
+        }
+        let tokens: Vec<TokenRow> =
+            sqlx::query_as("SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id")
+                .fetch_all(&mut **tx)
+                .await?;
+        for row in tokens {
+            write(sink, BackupRecord::Token(TokenRecord::from(row)))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64, StoreError> {
+        let mut tx = DB::begin_write(&self.writer)
+            .await
+            .map_err(|e| crate::core::map_sql(e, DB::is_transient))?;
+        let result = Self::restore_in(&mut tx, source).await;
+        let result = match result {
+            Ok(n) => tx.commit().await.map(|()| n).map_err(TxError::from),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| match e {
+            TxError::Sql(e) => crate::core::map_sql(e, DB::is_transient),
+            TxError::Store(e) => e,
+        })
+    }
+
+    async fn restore_in(
+        tx: &mut Transaction<'static, DB>,
+        source: &mut RestoreSource<'_>,
+    ) -> Result<u64, TxError> {
+        let (rows,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM locations) + (SELECT COUNT(*) FROM products) + (SELECT COUNT(*) FROM api_tokens)",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        if rows > 0 {
+            return Err(StoreError::conflict(
+                "not_empty",
+                "restore needs an empty database; this one holds data",
+            )
+            .into());
+        }
+        let mut count = 0;
+        for record in source {
+            let record = record.map_err(|e| StoreError::Other(format!("backup: {e}")))?;
+            Self::restore_record(tx, record).await?;
+            count += 1;
+        }
+        DB::after_restore(tx).await?;
+        Ok(count)
+    }
+
+    async fn restore_record(
+        tx: &mut Transaction<'static, DB>,
+        record: BackupRecord,
+    ) -> Result<(), TxError> {
+        match record {
+            BackupRecord::Location(l) => {
+                sqlx::query("INSERT INTO locations (code, name, kind, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(l.code.as_str())
+                    .bind(l.name)
+                    .bind(l.kind.as_str())
+                    .bind(l.time_zone)
+                    .bind(l.created_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            BackupRecord::Product(p) => {
+                sqlx::query(
+                    "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(p.sku.as_str())
+                .bind(p.name.as_str())
+                .bind(p.unit.as_str())
+                .bind(p.price)
+                .bind(p.currency.as_str())
+                .bind(p.active)
+                .bind(p.created_at)
+                .bind(p.updated_at)
+                .execute(&mut **tx)
+                .await?;
+                Self::put_gtins(tx, &p.sku, &p.gtins).await?;
+            }
+            BackupRecord::Level(l) => {
+                sqlx::query(
+                    "INSERT INTO stock_levels (location, sku, on_hand, reserved, incoming, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(l.location.as_str())
+                .bind(l.sku.as_str())
+                .bind(l.on_hand)
+                .bind(l.reserved)
+                .bind(l.incoming)
+                .bind(l.updated_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BackupRecord::Movement(m) => {
+                sqlx::query(&format!(
+                    "INSERT INTO stock_movements ({MOVEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(m.seq)
+                .bind(m.id.as_str())
+                .bind(m.location.as_str())
+                .bind(m.sku.as_str())
+                .bind(m.kind.as_str())
+                .bind(m.qty)
+                .bind(m.on_hand_delta)
+                .bind(m.reserved_delta)
+                .bind(m.on_hand_after)
+                .bind(m.reason)
+                .bind(m.occurred_at)
+                .bind(m.recorded_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BackupRecord::Token(t) => {
+                sqlx::query(
+                    "INSERT INTO api_tokens (token_id, name, role, secret_hash, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(t.token_id)
+                .bind(t.name)
+                .bind(t.role)
+                .bind(t.secret_hash)
+                .bind(t.created_at)
+                .bind(t.revoked_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BackupRecord::End { .. } => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn insert_token(
+        &self,
+        name: &str,
+        role: Role,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            let (token_id,): (i64,) =
+                sqlx::query_as("INSERT INTO api_tokens (name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING token_id")
+                    .bind(name)
+                    .bind(role.as_str())
+                    .bind(secret_hash)
+                    .bind(crate::core::micros(now))
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(TokenInfo { token_id, name: name.to_owned(), role })
+        })
+        .await
+    }
+
+    pub(crate) async fn find_token(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        let row: Option<TokenRow> = retry::<DB, _, _, _>(|| async {
+            Ok(sqlx::query_as(
+                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens \
+                 WHERE secret_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(secret_hash)
+            .fetch_optional(&self.reader)
+            .await?)
+        })
+        .await?;
+        row.map(|r| r.info()).transpose()
+    }
+}

@@ -1,0 +1,80 @@
+//! PostgreSQL: for many stateless nodes. Row locks (`FOR UPDATE`) taken in one global order
+//! serialise writers of one level; READ COMMITTED is enough because every write locks what
+//! it reads. Serialisation failures and deadlocks (which the lock order should prevent) are
+//! retried by the shared loop.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Postgres, Transaction};
+use store::StoreError;
+
+use crate::core::{Core, Dialect, map_sql};
+
+/// The PostgreSQL store.
+pub type PgStore = Core<Postgres>;
+
+#[async_trait]
+impl Dialect for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+
+    fn is_transient(error: &sqlx::Error) -> bool {
+        // serialization_failure, deadlock_detected
+        error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c == "40001" || c == "40P01")
+    }
+
+    async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
+        for (table, column) in [("stock_movements", "seq"), ("api_tokens", "token_id")] {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
+            ))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// Connects to and migrates the PostgreSQL database at `url`.
+pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
+    open_with(options, 20).await
+}
+
+/// Connects with explicit options (tests use them to pick a schema) and migrates.
+pub async fn open_with(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<PgStore, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .map_err(|e| map_sql(e, Postgres::is_transient))?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Other(format!("migrating the PostgreSQL database: {e}")))?;
+    Ok(Core::new(pool.clone(), pool))
+}

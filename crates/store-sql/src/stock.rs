@@ -1,0 +1,302 @@
+//! Applying movement batches to the ledger and the levels, and reading them back.
+//!
+//! A batch is one transaction. Its movements are applied in (location, SKU) order — the one
+//! global lock order, so concurrent batches on PostgreSQL never deadlock — while outcomes
+//! are returned in input order and movements of one level keep their input order.
+//! For each movement the level row is locked first, then its id is looked up: a retry of
+//! the same movement waits for the first to commit and then sees it as a duplicate.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use domain::FieldError;
+use domain::ids::{LocationCode, Sku};
+use domain::stock::{Applied, Level, Movement, NewMovement, Outcome, Rejection};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
+use store::{LevelFilter, StoreError};
+
+use crate::core::{Core, Dialect, TxError, now, placeholders, retry};
+use crate::rows::{LevelRow, MOVEMENT_COLUMNS, MovementRow};
+
+const LEVEL_COLUMNS: &str = "location, sku, on_hand, reserved, incoming, updated_at";
+
+impl<DB: Dialect> Core<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn apply_movements(
+        &self,
+        batch: Vec<NewMovement>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| {
+            (&batch[a].location, &batch[a].sku).cmp(&(&batch[b].location, &batch[b].sku))
+        });
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            Self::check_references(&mut tx, &batch).await?;
+            let recorded_at = now();
+            let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+            for &i in &order {
+                outcomes[i] = Some(Self::apply_one(&mut tx, &batch[i], recorded_at).await?);
+            }
+            tx.commit().await?;
+            Ok(outcomes.into_iter().flatten().collect())
+        })
+        .await
+    }
+
+    /// Refuses the batch, naming each field, when it names a SKU or location that does not exist.
+    async fn check_references(
+        tx: &mut Transaction<'static, DB>,
+        batch: &[NewMovement],
+    ) -> Result<(), TxError> {
+        let skus: BTreeSet<&str> = batch.iter().map(|m| m.sku.as_str()).collect();
+        let locations: BTreeSet<&str> = batch.iter().map(|m| m.location.as_str()).collect();
+        let known_skus = Self::existing(tx, "products", "sku", &skus).await?;
+        let known_locations = Self::existing(tx, "locations", "code", &locations).await?;
+        let mut errors = Vec::new();
+        for (i, m) in batch.iter().enumerate() {
+            if !known_skus.contains(m.sku.as_str()) {
+                errors.push(FieldError::new(
+                    format!("movements[{i}].sku"),
+                    "unknown_sku",
+                    format!("no product {}", m.sku),
+                ));
+            }
+            if !known_locations.contains(m.location.as_str()) {
+                errors.push(FieldError::new(
+                    format!("movements[{i}].location"),
+                    "unknown_location",
+                    format!("no location {}", m.location),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(errors).into())
+        }
+    }
+
+    /// Which of `keys` exist in `table.column`.
+    async fn existing(
+        tx: &mut Transaction<'static, DB>,
+        table: &str,
+        column: &str,
+        keys: &BTreeSet<&str>,
+    ) -> Result<HashSet<String>, TxError> {
+        let keys: Vec<&str> = keys.iter().copied().collect();
+        let mut found = HashSet::new();
+        for chunk in keys.chunks(500) {
+            let sql = format!(
+                "SELECT {column} FROM {table} WHERE {column} IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<DB, (String,)>(&sql);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            found.extend(query.fetch_all(&mut **tx).await?.into_iter().map(|(k,)| k));
+        }
+        Ok(found)
+    }
+
+    async fn apply_one(
+        tx: &mut Transaction<'static, DB>,
+        m: &NewMovement,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Outcome, TxError> {
+        let on_hand = Self::lock_level(tx, &m.location, &m.sku).await?;
+        let first: Option<MovementRow> = sqlx::query_as(&format!(
+            "SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE movement_id = $1"
+        ))
+        .bind(m.id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(first) = first {
+            let first = Movement::try_from(first)?;
+            return Ok(if first.same_facts(m) {
+                Outcome::Duplicate(Applied::of(&first))
+            } else {
+                Outcome::Rejected {
+                    error: Rejection {
+                        code: "id_reused",
+                        message: format!(
+                            "movement id {} was used before for another movement",
+                            m.id
+                        ),
+                    },
+                }
+            });
+        }
+        let Some(delta) = m.kind.effect(m.qty).delta_from(on_hand) else {
+            return Ok(Outcome::Rejected {
+                error: Rejection {
+                    code: "insufficient_stock",
+                    message: format!(
+                        "on_hand is {on_hand}; this {} would take it below zero",
+                        m.kind.as_str()
+                    ),
+                },
+            });
+        };
+        let after = on_hand + delta;
+        sqlx::query("UPDATE stock_levels SET on_hand = $3, updated_at = $4 WHERE location = $1 AND sku = $2")
+            .bind(m.location.as_str())
+            .bind(m.sku.as_str())
+            .bind(after)
+            .bind(recorded_at)
+            .execute(&mut **tx)
+            .await?;
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, reserved_delta, \
+             on_hand_after, reason, occurred_at, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10) RETURNING seq",
+        )
+        .bind(m.id.as_str())
+        .bind(m.location.as_str())
+        .bind(m.sku.as_str())
+        .bind(m.kind.as_str())
+        .bind(m.qty)
+        .bind(delta)
+        .bind(after)
+        .bind(m.reason.as_deref())
+        .bind(crate::core::micros(m.occurred_at))
+        .bind(recorded_at)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(Outcome::Applied(Applied {
+            seq,
+            on_hand: after,
+            negative_stock: after < 0 && delta < 0,
+        }))
+    }
+
+    /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,
+    /// and returns its on_hand.
+    async fn lock_level(
+        tx: &mut Transaction<'static, DB>,
+        location: &LocationCode,
+        sku: &Sku,
+    ) -> Result<i64, TxError> {
+        let select = format!(
+            "SELECT on_hand FROM stock_levels WHERE location = $1 AND sku = $2{}",
+            DB::LOCK_ROWS
+        );
+        for _ in 0..2 {
+            let row: Option<(i64,)> = sqlx::query_as(&select)
+                .bind(location.as_str())
+                .bind(sku.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some((on_hand,)) = row {
+                return Ok(on_hand);
+            }
+            sqlx::query(
+                "INSERT INTO stock_levels (location, sku, on_hand, reserved, incoming) VALUES ($1, $2, 0, 0, 0) \
+                 ON CONFLICT (location, sku) DO NOTHING",
+            )
+            .bind(location.as_str())
+            .bind(sku.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Err(StoreError::Other(format!(
+            "stock level {location}/{sku} vanished while being created"
+        ))
+        .into())
+    }
+
+    pub(crate) async fn get_level(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+    ) -> Result<Level, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = self.reader.begin().await?;
+            let row: Option<LevelRow> = sqlx::query_as(&format!(
+                "SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE location = $1 AND sku = $2"
+            ))
+            .bind(location.as_str())
+            .bind(sku.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                return Ok(Level::from(row));
+            }
+            for (what, table, column, key) in [
+                ("location", "locations", "code", location.as_str()),
+                ("product", "products", "sku", sku.as_str()),
+            ] {
+                let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+                let (n,): (i64,) = sqlx::query_as(&sql).bind(key).fetch_one(&mut *tx).await?;
+                if n == 0 {
+                    return Err(StoreError::not_found(format!("{what} {key}")).into());
+                }
+            }
+            Ok(Level::empty(sku.clone(), location.clone()))
+        })
+        .await
+    }
+
+    pub(crate) async fn list_levels(
+        &self,
+        filter: &LevelFilter,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Level>, StoreError> {
+        let rows: Vec<LevelRow> = retry::<DB, _, _, _>(|| async {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {LEVEL_COLUMNS} FROM stock_levels \
+                 WHERE ($1 IS NULL OR location = $1) AND ($2 IS NULL OR sku = $2) \
+                   AND ($3 IS NULL OR location > $3 OR (location = $3 AND sku > $4)) \
+                 ORDER BY location, sku LIMIT $5"
+            ))
+            .bind(filter.location.as_ref().map(LocationCode::as_str))
+            .bind(filter.sku.as_ref().map(Sku::as_str))
+            .bind(after.map(|(l, _)| l.as_str()))
+            .bind(after.map(|(_, s)| s.as_str()))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+        })
+        .await?;
+        Ok(rows.into_iter().map(Level::from).collect())
+    }
+
+    pub(crate) async fn list_movements(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Movement>, StoreError> {
+        let rows: Vec<MovementRow> = retry::<DB, _, _, _>(|| async {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {MOVEMENT_COLUMNS} FROM stock_movements \
+                 WHERE location = $1 AND sku = $2 AND ($3 IS NULL OR seq < $3) ORDER BY seq DESC LIMIT $4"
+            ))
+            .bind(location.as_str())
+            .bind(sku.as_str())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+        })
+        .await?;
+        rows.into_iter().map(Movement::try_from).collect()
+    }
+}

@@ -1,0 +1,137 @@
+//! [`Store`] for every [`Core`]: the trait's methods delegate to the generic use cases.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::auth::Role;
+use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::ids::{LocationCode, Sku};
+use domain::stock::{Level, Movement, NewMovement, Outcome};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use store::{
+    ExportSink, ImportSummary, LevelFilter, RestoreSource, Store, StoreError, TokenInfo,
+    VerifyReport,
+};
+
+use crate::core::{Core, Dialect, map_sql};
+
+#[async_trait]
+impl<DB: Dialect> Store for Core<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(drop)
+            .map_err(|e| map_sql(e, DB::is_transient))
+    }
+
+    async fn create_location(&self, location: NewLocation) -> Result<Location, StoreError> {
+        Core::create_location(self, location).await
+    }
+
+    async fn list_locations(
+        &self,
+        after: Option<&LocationCode>,
+        limit: i64,
+    ) -> Result<Vec<Location>, StoreError> {
+        Core::list_locations(self, after, limit).await
+    }
+
+    async fn create_product(&self, product: NewProduct) -> Result<Product, StoreError> {
+        Core::create_product(self, product).await
+    }
+
+    async fn get_product(&self, sku: &Sku) -> Result<Product, StoreError> {
+        Core::get_product(self, sku).await
+    }
+
+    async fn update_product(&self, sku: &Sku, patch: ProductPatch) -> Result<Product, StoreError> {
+        Core::update_product(self, sku, patch).await
+    }
+
+    async fn list_products(
+        &self,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> Result<Vec<Product>, StoreError> {
+        Core::list_products(self, after, limit).await
+    }
+
+    async fn import_products(
+        &self,
+        products: Vec<NewProduct>,
+    ) -> Result<ImportSummary, StoreError> {
+        Core::import_products(self, products).await
+    }
+
+    async fn apply_movements(&self, batch: Vec<NewMovement>) -> Result<Vec<Outcome>, StoreError> {
+        Core::apply_movements(self, batch).await
+    }
+
+    async fn get_level(&self, location: &LocationCode, sku: &Sku) -> Result<Level, StoreError> {
+        Core::get_level(self, location, sku).await
+    }
+
+    async fn list_levels(
+        &self,
+        filter: &LevelFilter,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Level>, StoreError> {
+        Core::list_levels(self, filter, after, limit).await
+    }
+
+    async fn list_movements(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Movement>, StoreError> {
+        Core::list_movements(self, location, sku, before, limit).await
+    }
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: Role,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo, StoreError> {
+        Core::insert_token(self, name, role, secret_hash, now).await
+    }
+
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        Core::find_token(self, secret_hash).await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        Core::verify(self).await
+    }
+
+    async fn export(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {
+        Core::export(self, sink).await
+    }
+
+    async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64, StoreError> {
+        Core::restore(self, source).await
+    }
+}
