@@ -1,2 +1,225 @@
-//! placeholder
-fn main() {}
+//! `stockbook`: the one binary. Each subcommand opens the database named by `--db`
+//! (or `STOCKBOOK_DB`; default: SQLite under `./stockbook-data`) and does one job.
+//!
+//! Output contract: a command's result goes to stdout (a token alone on its line, a JSON or
+//! text report); logs and errors go to stderr. Exit codes: 0 success, 1 the check failed
+//! (`verify` found violations, `import` found bad rows), 2 the command could not run.
+
+#![expect(clippy::print_stdout, reason = "a CLI prints its results")]
+
+mod import;
+mod ops;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use store::Store;
+
+/// The database used when none is named: an embedded SQLite file.
+pub const DEFAULT_DB: &str = "sqlite://stockbook-data/stockbook.db";
+
+#[derive(Parser)]
+#[command(
+    name = "stockbook",
+    version,
+    about = "B2B ordering and store inventory, accurate everywhere"
+)]
+struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "STOCKBOOK_DB", default_value = DEFAULT_DB)]
+    db: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Load demo data into an empty database and print an admin token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Recompute every level from the ledger and check every invariant.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent snapshot to FILE, while the server keeps running.
+    Backup {
+        /// Where to write the backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load a backup into an empty database (of either backend), then verify it.
+    Restore {
+        /// The backup to load.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Import a CSV file, all rows or none.
+    Import {
+        /// What the file holds.
+        what: ImportKind,
+        /// The CSV file, with a header row.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a new token and print it (alone) on stdout; only its hash is stored.
+    Issue {
+        /// What the token may do: admin or manager.
+        #[arg(long)]
+        role: String,
+        /// A label to recognise it by.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImportKind {
+    /// Products: sku,name,unit,price[,currency][,gtins][,active]; creates or overwrites.
+    Products,
+    /// Stock counts: location,sku,qty; sets on_hand to qty through count movements.
+    Stock,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STOCKBOOK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = open(&cli.db).await?;
+    match cli.command {
+        Command::Serve { listen, demo } => serve::run(store, &cli.db, listen, demo).await,
+        Command::Migrate => {
+            println!("database {} is up to date", store.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            command: TokenCommand::Issue { role, name },
+        } => ops::issue_token(store.as_ref(), &role, &name).await,
+        Command::Verify { json } => ops::verify(store.as_ref(), json).await,
+        Command::Backup { out } => ops::backup(store.as_ref(), &out).await,
+        Command::Restore { from } => ops::restore(store.as_ref(), &from).await,
+        Command::Import {
+            what: ImportKind::Products,
+            file,
+        } => import::products(store.as_ref(), &file).await,
+        Command::Import {
+            what: ImportKind::Stock,
+            file,
+        } => import::stock(store.as_ref(), &file).await,
+    }
+}
+
+/// Opens (and migrates) the database, creating the directory of a SQLite file.
+async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(dir) = sqlite_dir(url) {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    store_sql::connect(url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(url)))
+}
+
+/// The directory holding a SQLite database file, if `url` names one.
+fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/sb"),
+            "postgres://app@db:5432/sb"
+        );
+        assert_eq!(
+            redact("sqlite://stockbook-data/x.db"),
+            "sqlite://stockbook-data/x.db"
+        );
+    }
+
+    #[test]
+    fn the_directory_of_a_sqlite_file_is_found() {
+        assert_eq!(
+            sqlite_dir(DEFAULT_DB),
+            Some(PathBuf::from("stockbook-data"))
+        );
+        assert_eq!(sqlite_dir("sqlite://x.db"), Some(PathBuf::from(".")));
+        assert_eq!(sqlite_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_dir("postgres://h/db"), None);
+    }
+}

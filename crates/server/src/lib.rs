@@ -1,1 +1,51 @@
-//! placeholder
+//! Stockbook's HTTP server.
+//!
+//! [`build_app`] returns the whole axum [`Router`] for an [`AppState`], so tests drive it with
+//! `oneshot` or on a real socket, and the binary only adds a listener. Handlers are small:
+//! they parse and validate at the edge ([`extract`]), call one [`store::Store`] use case and
+//! shape the answer; every failure becomes a problem+json response in [`error`].
+
+pub mod api;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod page;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use store::Store;
+
+/// Largest request body accepted (a batch of 1,000 movements is about 200 KiB).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// What every handler shares. Nothing in it is needed for correctness beyond the store, so
+/// any number of nodes can serve the same database.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+}
+
+/// The complete application: API routes, body limit, request logging.
+pub fn build_app(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .fallback(error::not_found_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}

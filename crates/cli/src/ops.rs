@@ -1,0 +1,89 @@
+//! Operator commands: tokens, verify, backup, restore.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use domain::auth::Role;
+use store::Store;
+use store::backup::{Reader, Writer};
+
+pub(crate) async fn issue_token(
+    store: &dyn Store,
+    role: &str,
+    name: &str,
+) -> anyhow::Result<ExitCode> {
+    let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        bail!("--name must be 1 to 100 characters");
+    }
+    let token =
+        server::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    store
+        .insert_token(name, role, &server::auth::hash_token(&token), Utc::now())
+        .await
+        .context("storing the token")?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn verify(store: &dyn Store, json: bool) -> anyhow::Result<ExitCode> {
+    let report = store.verify().await.context("verifying")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for v in &report.violations {
+            println!(
+                "VIOLATION {}: location={} sku={}: {}",
+                v.check,
+                v.location.as_deref().unwrap_or("-"),
+                v.sku.as_deref().unwrap_or("-"),
+                v.detail
+            );
+        }
+        let verdict = if report.ok() { "OK" } else { "FAILED" };
+        println!(
+            "verify {verdict}: {} levels, {} movements, {} violations",
+            report.levels,
+            report.movements,
+            report.violations.len()
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(crate) async fn backup(store: &dyn Store, out: &Path) -> anyhow::Result<ExitCode> {
+    let partial = out.with_extension("partial");
+    let file = File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = Writer::new(BufWriter::new(file), store.backend(), Utc::now())?;
+    store
+        .export(&mut |record| writer.write(&record))
+        .await
+        .context("reading the snapshot")?;
+    let (records, file) = writer.finish()?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("moving the backup to {}", out.display()))?;
+    println!("backup of {} records written to {}", records, out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn restore(store: &dyn Store, from: &Path) -> anyhow::Result<ExitCode> {
+    let file = File::open(from).with_context(|| format!("opening {}", from.display()))?;
+    let (header, mut reader) =
+        Reader::new(BufReader::new(file)).with_context(|| format!("reading {}", from.display()))?;
+    let records = store.restore(&mut reader).await.context("restoring")?;
+    println!(
+        "restored {records} records from a {} backup of {}",
+        header.backend, header.created_at
+    );
+    verify(store, false).await
+}

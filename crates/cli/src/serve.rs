@@ -1,0 +1,100 @@
+//! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use server::{AppState, build_app};
+use store::Store;
+
+pub(crate) async fn run(
+    store: Arc<dyn Store>,
+    db: &str,
+    listen: SocketAddr,
+    demo: bool,
+) -> anyhow::Result<ExitCode> {
+    if demo {
+        demo_data(store.as_ref(), db).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
+    let app = build_app(AppState { store });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds an empty database and prints an admin token to try the API with; the token is also
+/// kept (mode 0600) beside the database so a restart can say where it is.
+async fn demo_data(store: &dyn Store, db: &str) -> anyhow::Result<()> {
+    let dir = crate::sqlite_dir(db).unwrap_or_else(|| PathBuf::from("stockbook-data"));
+    let token_file = dir.join("demo-admin-token");
+    if server::demo::seed(store)
+        .await
+        .context("loading demo data")?
+    {
+        let token =
+            server::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        store
+            .insert_token(
+                "demo admin",
+                domain::auth::Role::Admin,
+                &server::auth::hash_token(&token),
+                chrono::Utc::now(),
+            )
+            .await?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_private(&token_file, &token)?;
+        println!(
+            "Demo data loaded. Admin token (also in {}):\n{token}",
+            token_file.display()
+        );
+    } else if token_file.exists() {
+        println!(
+            "Demo data already present. Admin token: {}",
+            token_file.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{text}").with_context(|| format!("writing {}", path.display()))
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,45 @@
+//! `/locations`: the warehouses and stores stock lives in.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use domain::catalog::{Location, LocationInput};
+use domain::ids::LocationCode;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::extract::{self, Query};
+use crate::page::{Page, PageQuery};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/locations", post(create).get(list))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    _caller: Caller,
+    extract::Json(input): extract::Json<LocationInput>,
+) -> Result<(StatusCode, Json<Location>), AppError> {
+    let location = state.store.create_location(input.validate()?).await?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Location>>, AppError> {
+    let limit = page.limit()?;
+    let after = page
+        .cursor(1)?
+        .map(|mut key| LocationCode::from_trusted(key.remove(0)));
+    let items = state
+        .store
+        .list_locations(after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(Page::from_overfetch(items, limit, |l| {
+        vec![l.code.to_string()]
+    })))
+}

@@ -1,0 +1,32 @@
+//! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
+
+mod health;
+mod locations;
+mod products;
+mod stock;
+
+use axum::Router;
+use domain::FieldError;
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Every route of the API.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(health::router()).nest(
+        "/api/v1",
+        Router::new()
+            .merge(locations::router())
+            .merge(products::router())
+            .merge(stock::router()),
+    )
+}
+
+/// Parses a path or query parameter with a domain `parse` constructor, as a 422 naming it.
+fn param<T>(
+    parse: fn(&str, &str) -> Result<T, FieldError>,
+    field: &str,
+    value: &str,
+) -> Result<T, AppError> {
+    parse(field, value).map_err(|e| AppError::Validation(vec![e]))
+}

@@ -1,0 +1,152 @@
+//! `/stock`: movements in, levels and the ledger out.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use domain::ids::{LocationCode, Sku};
+use domain::stock::{self, Level, Movement, MovementInput, Outcome};
+use serde::{Deserialize, Serialize};
+
+use super::param;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::extract::{self, Query};
+use crate::page::{Page, PageQuery};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stock/movements", post(apply))
+        .route("/stock", get(list_levels))
+        .route("/stock/{location}/{sku}", get(show_level))
+        .route("/stock/{location}/{sku}/movements", get(ledger))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    movements: Vec<MovementInput>,
+}
+
+#[derive(Serialize)]
+struct Results {
+    results: Vec<Result>,
+}
+
+#[derive(Serialize)]
+struct Result {
+    id: String,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+/// Applies a batch in one transaction. A batch with any invalid movement is refused whole
+/// (422 naming `movements[i].field`); otherwise each movement is applied, a duplicate, or
+/// rejected for the state it met (e.g. an adjustment that would make stock negative).
+async fn apply(
+    State(state): State<AppState>,
+    _caller: Caller,
+    extract::Json(batch): extract::Json<Batch>,
+) -> std::result::Result<Json<Results>, AppError> {
+    let movements = stock::validate_batch(&batch.movements, Utc::now())?;
+    let ids: Vec<String> = movements.iter().map(|m| m.id.to_string()).collect();
+    let outcomes = state.store.apply_movements(movements).await?;
+    let results = ids
+        .into_iter()
+        .zip(outcomes)
+        .map(|(id, outcome)| Result { id, outcome })
+        .collect();
+    Ok(Json(Results { results }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LevelQuery {
+    location: Option<String>,
+    sku: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list_levels(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<LevelQuery>,
+) -> std::result::Result<Json<Page<Level>>, AppError> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let limit = page.limit()?;
+    let filter = store::LevelFilter {
+        location: q
+            .location
+            .as_deref()
+            .map(|l| param(LocationCode::parse, "location", l))
+            .transpose()?,
+        sku: q
+            .sku
+            .as_deref()
+            .map(|s| param(Sku::parse, "sku", s))
+            .transpose()?,
+    };
+    let after = page.cursor(2)?.map(|key| {
+        (
+            LocationCode::from_trusted(key[0].clone()),
+            Sku::from_trusted(key[1].clone()),
+        )
+    });
+    let items = state
+        .store
+        .list_levels(&filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(Page::from_overfetch(items, limit, |l| {
+        vec![l.location.to_string(), l.sku.to_string()]
+    })))
+}
+
+fn level_key(location: &str, sku: &str) -> std::result::Result<(LocationCode, Sku), AppError> {
+    Ok((
+        param(LocationCode::parse, "location", location)?,
+        param(Sku::parse, "sku", sku)?,
+    ))
+}
+
+async fn show_level(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((location, sku)): Path<(String, String)>,
+) -> std::result::Result<Json<Level>, AppError> {
+    let (location, sku) = level_key(&location, &sku)?;
+    Ok(Json(state.store.get_level(&location, &sku).await?))
+}
+
+/// The ledger of one level, newest first.
+async fn ledger(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((location, sku)): Path<(String, String)>,
+    Query(page): Query<PageQuery>,
+) -> std::result::Result<Json<Page<Movement>>, AppError> {
+    let (location, sku) = level_key(&location, &sku)?;
+    let limit = page.limit()?;
+    let before = match page.cursor(1)? {
+        Some(key) => Some(key[0].parse::<i64>().map_err(|_| {
+            AppError::field(
+                "cursor",
+                "bad_cursor",
+                "cursor is not one this API returned",
+            )
+        })?),
+        None => None,
+    };
+    state.store.get_level(&location, &sku).await?;
+    let items = state
+        .store
+        .list_movements(&location, &sku, before, limit + 1)
+        .await?;
+    Ok(Json(Page::from_overfetch(items, limit, |m| {
+        vec![m.seq.to_string()]
+    })))
+}

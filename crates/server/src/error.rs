@@ -1,0 +1,157 @@
+//! The one error type of the HTTP layer and how it is shown.
+//!
+//! Policy: every failure leaves as `application/problem+json` (RFC 9457) with `type`,
+//! `title`, `status`, `detail` and a stable `code` that clients branch on; validation
+//! failures add `errors: [{field, code, message}]` naming each bad field. 4xx responses say
+//! exactly what is wrong with the request and the request changed nothing. 5xx responses are
+//! logged with their cause and shown to the client only as a generic message, so no
+//! internal detail (SQL, paths) leaks. The status of each error is decided in one `match`,
+//! in [`AppError::status_and_code`].
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::FieldError;
+use serde::Serialize;
+use store::StoreError;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum AppError {
+    /// The body is not JSON at all, or not JSON of the right media type.
+    Malformed {
+        /// Stable code: `malformed_json`, `unsupported_media_type`, `payload_too_large`.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// One or more fields are invalid.
+    Validation(Vec<FieldError>),
+    /// No valid bearer token.
+    Unauthorized,
+    /// The thing asked for does not exist.
+    NotFound(String),
+    /// The request contradicts the stored state.
+    Conflict {
+        /// Stable code from the store, e.g. `already_exists`.
+        code: &'static str,
+        /// What conflicts.
+        detail: String,
+    },
+    /// The database cannot be reached; retry later.
+    Unavailable(String),
+    /// A bug or a broken database; logged, not shown.
+    Internal(String),
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::Malformed {
+                code: "unsupported_media_type",
+                ..
+            } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            AppError::Malformed {
+                code: "payload_too_large",
+                ..
+            } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::Malformed { code, .. } => (StatusCode::BAD_REQUEST, code),
+            AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
+            StoreError::Conflict { code, message } => AppError::Conflict {
+                code,
+                detail: message,
+            },
+            StoreError::Invalid(errors) => AppError::Validation(errors),
+            StoreError::Unavailable(cause) => AppError::Unavailable(cause),
+            StoreError::Other(cause) => AppError::Internal(cause),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for AppError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        AppError::Validation(errors)
+    }
+}
+
+/// The problem+json body.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let detail = match &self {
+            AppError::Malformed { detail, .. }
+            | AppError::NotFound(detail)
+            | AppError::Conflict { detail, .. } => detail.clone(),
+            AppError::Validation(errors) => match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                many => format!("{} fields are invalid", many.len()),
+            },
+            AppError::Unauthorized => "a valid bearer token is required".to_owned(),
+            AppError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                "the database is unavailable; retry later".to_owned()
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                "an internal error occurred; it has been logged".to_owned()
+            }
+        };
+        let errors = match &self {
+            AppError::Validation(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("urn:stockbook:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail,
+            code,
+            errors,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, AppError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Answer for a path no route matches.
+pub async fn not_found_route() -> AppError {
+    AppError::NotFound("no such route".to_owned())
+}
