@@ -167,10 +167,8 @@ impl MovementInput {
         let sku = errors.take(Sku::parse("sku", &self.sku));
         let location = errors.take(LocationCode::parse("location", &self.location));
         let kind = errors.take(MovementKind::parse("kind", &self.kind));
-        if let Some(kind) = kind {
-            if let Err(e) = check_qty(kind, self.qty) {
-                errors.push(e);
-            }
+        if let Some(Err(e)) = kind.map(|k| check_qty(k, self.qty)) {
+            errors.push(e);
         }
         let reason = match (&self.reason, kind) {
             (Some(r), _) => errors.take(validation::text("reason", r, MAX_REASON)),

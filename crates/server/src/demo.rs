@@ -3,7 +3,6 @@
 
 use chrono::Utc;
 use domain::catalog::{LocationInput, ProductInput};
-use domain::gtin;
 use domain::stock::{MovementInput, validate_batch};
 use store::{Store, StoreError};
 
@@ -53,7 +52,9 @@ pub async fn seed(store: &dyn Store) -> Result<bool, StoreError> {
             unit: unit.into(),
             price,
             currency: None,
-            gtins: Some(vec![format!("{body}{}", gtin::check_digit(&body))]),
+            gtins: Some(vec![
+                gs1::complete_gtin(&body).map_err(|e| StoreError::Other(e.to_string()))?,
+            ]),
             active: None,
         };
         store

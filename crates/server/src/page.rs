@@ -84,7 +84,7 @@ fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
             "cursor is not one this API returned",
         )
     };
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
         return Err(bad());
     }
     let bytes: Vec<u8> = (0..cursor.len())

@@ -98,10 +98,8 @@ where
 
 /// Maps a driver error that was not retried (or no longer) to a [`StoreError`].
 pub(crate) fn map_sql(e: sqlx::Error, is_transient: fn(&sqlx::Error) -> bool) -> StoreError {
-    if let Some(db) = e.as_database_error() {
-        if db.is_unique_violation() {
-            return StoreError::conflict("already_exists", db.message().to_owned());
-        }
+    if let Some(db) = e.as_database_error().filter(|db| db.is_unique_violation()) {
+        return StoreError::conflict("already_exists", db.message().to_owned());
     }
     if is_transient(&e) {
         return StoreError::Unavailable(e.to_string());

@@ -1,7 +1,5 @@
 //! The shared conformance suite, run on both backends.
 
-mod common;
-
 mod sqlite {
     store::conformance_tests!(crate::common::sqlite_db);
 }
