@@ -17,6 +17,7 @@ mod rows;
 pub mod sqlite;
 mod stock;
 mod store_impl;
+pub mod testing;
 
 use std::sync::Arc;
 

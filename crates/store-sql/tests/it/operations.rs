@@ -1,0 +1,221 @@
+//! Whole-database operations on both backends: `verify` against hand edits, the append-only
+//! ledger, and backups taken during writes restored into either backend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use domain::ids::{LocationCode, Sku};
+use domain::stock::MovementKind::{Receipt, Sale};
+use store::conformance::{location, movement, product};
+use store::{BackupRecord, Store};
+use store_sql::testing::TestDatabase;
+
+async fn stocked(store: &Arc<dyn Store>, skus: usize) {
+    store.create_location(location("WH")).await.unwrap();
+    for i in 0..skus {
+        store
+            .create_product(product(&format!("S{i:02}"), 100, &[]))
+            .await
+            .unwrap();
+    }
+}
+
+async fn both(name: &str) -> Vec<TestDatabase> {
+    let mut dbs = vec![TestDatabase::sqlite(name).await.unwrap()];
+    dbs.extend(TestDatabase::postgres(name).await.unwrap());
+    dbs
+}
+
+async fn export(store: &Arc<dyn Store>) -> Vec<BackupRecord> {
+    let mut records = Vec::new();
+    store
+        .export(&mut |r| {
+            records.push(r);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    records
+}
+
+#[tokio::test]
+async fn verify_fails_naming_a_level_that_was_changed_by_hand() {
+    for db in both("verify_hand_edit").await {
+        let store = db.store.clone();
+        stocked(&store, 2).await;
+        store
+            .apply_movements(vec![
+                movement("r1", "WH", "S00", Receipt, 10),
+                movement("r2", "WH", "S01", Receipt, 4),
+            ])
+            .await
+            .unwrap();
+        assert!(store.verify().await.unwrap().ok(), "{}", store.backend());
+
+        db.raw(
+            "UPDATE stock_levels SET on_hand = on_hand + 5 WHERE location = 'WH' AND sku = 'S01'",
+        )
+        .await
+        .unwrap();
+
+        let report = store.verify().await.unwrap();
+        assert_eq!(
+            report.violations.len(),
+            1,
+            "{}: {report:?}",
+            store.backend()
+        );
+        let v = &report.violations[0];
+        assert_eq!(
+            (v.check, v.location.as_deref(), v.sku.as_deref()),
+            ("on_hand_matches_ledger", Some("WH"), Some("S01"))
+        );
+        assert!(
+            v.detail.contains("on_hand is 9, the ledger sums to 4"),
+            "{}",
+            v.detail
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_refuses_edits_and_deletions() {
+    for db in both("ledger_immutable").await {
+        stocked(&db.store, 1).await;
+        db.store
+            .apply_movements(vec![movement("r1", "WH", "S00", Receipt, 10)])
+            .await
+            .unwrap();
+        let edit = db.raw("UPDATE stock_movements SET qty = 99").await;
+        let delete = db.raw("DELETE FROM stock_movements").await;
+        assert!(
+            edit.is_err() && delete.is_err(),
+            "{}: {edit:?} {delete:?}",
+            db.store.backend()
+        );
+        assert!(edit.unwrap_err().to_string().contains("append-only"));
+        let (wh, sku) = (
+            LocationCode::parse("location", "WH").unwrap(),
+            Sku::parse("sku", "S00").unwrap(),
+        );
+        assert_eq!(
+            db.store.list_movements(&wh, &sku, None, 10).await.unwrap()[0].qty,
+            10,
+            "the ledger is unchanged"
+        );
+        db.cleanup().await;
+    }
+}
+
+/// Takes a backup of `source` while four writers apply batches, then restores it into
+/// `target`: the restored database verifies and holds exactly the snapshot.
+async fn backup_during_writes_restores(source: &TestDatabase, target: &TestDatabase) {
+    stocked(&source.store, 10).await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (store, writing) = (source.store.clone(), writing.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while writing.load(Ordering::Relaxed) && n < 400 {
+                    let batch = (0..10)
+                        .map(|k| {
+                            let sku = format!("S{:02}", (w + k + n) % 10);
+                            let kind = if k % 4 == 3 { Sale } else { Receipt };
+                            movement(&format!("w{w}-{n}-{k}"), "WH", &sku, kind, 1 + k as i64)
+                        })
+                        .collect();
+                    store.apply_movements(batch).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // Let the writers get going, then snapshot while they keep writing.
+    while source.store.verify().await.unwrap().movements < 200 {
+        tokio::task::yield_now().await;
+    }
+    let snapshot = export(&source.store).await;
+    writing.store(false, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let after = source.store.verify().await.unwrap();
+    let in_snapshot = snapshot
+        .iter()
+        .filter(|r| matches!(r, BackupRecord::Movement(_)))
+        .count() as i64;
+    assert!(
+        in_snapshot >= 200 && in_snapshot < after.movements,
+        "the snapshot was taken mid-stream: {in_snapshot} of {}",
+        after.movements
+    );
+
+    let restored = target
+        .store
+        .restore(&mut snapshot.clone().into_iter().map(Ok))
+        .await
+        .unwrap();
+    assert_eq!(restored, snapshot.len() as u64);
+    let report = target.store.verify().await.unwrap();
+    assert!(
+        report.ok(),
+        "{} → {}: {report:?}",
+        source.store.backend(),
+        target.store.backend()
+    );
+    assert_eq!(report.movements, in_snapshot);
+    assert_eq!(
+        export(&target.store).await,
+        snapshot,
+        "{} → {}",
+        source.store.backend(),
+        target.store.backend()
+    );
+
+    // The restored database keeps working: new movements get new ledger positions.
+    let outcome = target
+        .store
+        .apply_movements(vec![movement("after-restore", "WH", "S00", Receipt, 1)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome[0], domain::stock::Outcome::Applied(_)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_during_writes_restores_into_sqlite() {
+    let (source, target) = (
+        TestDatabase::sqlite("backup_src").await.unwrap(),
+        TestDatabase::sqlite("backup_dst").await.unwrap(),
+    );
+    backup_during_writes_restores(&source, &target).await;
+    source.cleanup().await;
+    target.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sqlite_backup_taken_during_writes_restores_into_postgres() {
+    let Some(target) = TestDatabase::postgres("backup_to_pg").await.unwrap() else {
+        return;
+    };
+    let source = TestDatabase::sqlite("backup_src").await.unwrap();
+    backup_during_writes_restores(&source, &target).await;
+    source.cleanup().await;
+    target.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_backup_taken_during_writes_restores_into_sqlite() {
+    let Some(source) = TestDatabase::postgres("backup_from_pg").await.unwrap() else {
+        return;
+    };
+    let target = TestDatabase::sqlite("backup_dst").await.unwrap();
+    backup_during_writes_restores(&source, &target).await;
+    source.cleanup().await;
+    target.cleanup().await;
+}
