@@ -92,7 +92,16 @@ fn classify(path: &str, message: &str) -> (String, &'static str) {
         } else {
             path.to_owned()
         };
-        let code = if message.starts_with("invalid type") {
+        // serde_json reads an integer too large for i64 as a float: report it as out of range,
+        // and keep wrong_type for real fractions and other types.
+        let huge = message
+            .strip_prefix("invalid type: floating point `")
+            .and_then(|rest| rest.split('`').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .is_some_and(|n| n.abs() >= 9.2e18);
+        let code = if huge {
+            "out_of_range"
+        } else if message.starts_with("invalid type") {
             "wrong_type"
         } else if message.contains("out of range") || message.starts_with("invalid value") {
             "out_of_range"
@@ -111,13 +120,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| Query(q.0))
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
             .map_err(|e| {
-                let message = e.body_text();
-                let inner = message.split(": ").skip(1).collect::<Vec<_>>().join(": ");
-                let (field, code) = classify("", &inner);
-                AppError::field(if field.is_empty() { "query" } else { &field }, code, inner)
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let (field, code) = classify(&path, &message);
+                AppError::field(
+                    if field.is_empty() { "query" } else { &field },
+                    code,
+                    message,
+                )
             })
     }
 }

@@ -1,0 +1,584 @@
+//! Bad input of every kind gets a 4xx problem+json naming the field and the reason, and
+//! changes nothing.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+crate::on_both_backends!(
+    bad_input_gets_a_named_problem_and_changes_nothing,
+    requests_without_a_valid_token_are_refused
+);
+
+fn movement(fields: &str) -> String {
+    format!(
+        r#"{{"movements":[{{"id":"m1","sku":"A","location":"WH","kind":"receipt","qty":5{fields}}}]}}"#
+    )
+}
+
+fn with(replace: &str, by: &str) -> String {
+    movement("").replace(replace, by)
+}
+
+struct Case {
+    what: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Option<String>,
+    content_type: &'static str,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+}
+
+fn case(
+    what: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Option<String>,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> Case {
+    Case {
+        what,
+        method,
+        path,
+        body,
+        content_type: "application/json",
+        status,
+        code,
+        field,
+    }
+}
+
+fn movement_case(
+    what: &'static str,
+    body: String,
+    code: &'static str,
+    field: &'static str,
+) -> Case {
+    case(
+        what,
+        "POST",
+        "/api/v1/stock/movements",
+        Some(body),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+fn product_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "POST",
+        "/api/v1/products",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+fn cases() -> Vec<Case> {
+    let many: Vec<_> = (0..1001).map(|i| json!({"id": format!("m{i}"), "sku": "A", "location": "WH", "kind": "receipt", "qty": 1})).collect();
+    let big = format!(
+        r#"{{"movements":[{{"id":"{}","sku":"A","location":"WH","kind":"receipt","qty":1}}]}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    vec![
+        case(
+            "malformed JSON",
+            "POST",
+            "/api/v1/stock/movements",
+            Some(r#"{"movements": ["#.into()),
+            400,
+            "malformed_json",
+            None,
+        ),
+        Case {
+            content_type: "text/plain",
+            ..case(
+                "not JSON",
+                "POST",
+                "/api/v1/stock/movements",
+                Some(movement("")),
+                415,
+                "unsupported_media_type",
+                None,
+            )
+        },
+        case(
+            "body too large",
+            "POST",
+            "/api/v1/stock/movements",
+            Some(big),
+            413,
+            "payload_too_large",
+            None,
+        ),
+        movement_case(
+            "qty as a string",
+            with(r#""qty":5"#, r#""qty":"5""#),
+            "wrong_type",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "qty null",
+            with(r#""qty":5"#, r#""qty":null"#),
+            "wrong_type",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "zero qty",
+            with(r#""qty":5"#, r#""qty":0"#),
+            "not_positive",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "negative receipt",
+            with(r#""qty":5"#, r#""qty":-3"#),
+            "not_positive",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "huge qty",
+            with(r#""qty":5"#, r#""qty":1000000000000"#),
+            "out_of_range",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "qty past i64",
+            with(r#""qty":5"#, r#""qty":99999999999999999999999"#),
+            "out_of_range",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "fractional qty",
+            with(r#""qty":5"#, r#""qty":1.5"#),
+            "wrong_type",
+            "movements[0].qty",
+        ),
+        movement_case(
+            "unknown sku",
+            with(r#""sku":"A""#, r#""sku":"GHOST""#),
+            "unknown_sku",
+            "movements[0].sku",
+        ),
+        movement_case(
+            "unknown location",
+            with(r#""location":"WH""#, r#""location":"MARS""#),
+            "unknown_location",
+            "movements[0].location",
+        ),
+        movement_case(
+            "unknown kind",
+            with("receipt", "theft"),
+            "unknown_kind",
+            "movements[0].kind",
+        ),
+        movement_case(
+            "unknown field",
+            movement(r#","colour":"red""#),
+            "unknown_field",
+            "movements[0].colour",
+        ),
+        movement_case(
+            "unknown top-level field",
+            movement("").replacen('{', r#"{"dry_run":true,"#, 1),
+            "unknown_field",
+            "dry_run",
+        ),
+        movement_case(
+            "missing id",
+            with(r#""id":"m1","#, ""),
+            "required",
+            "movements[0].id",
+        ),
+        movement_case(
+            "overlong id",
+            with(r#""id":"m1""#, &format!(r#""id":"{}""#, "m".repeat(200))),
+            "too_long",
+            "movements[0].id",
+        ),
+        movement_case(
+            "id with spaces",
+            with(r#""id":"m1""#, r#""id":"m 1""#),
+            "bad_format",
+            "movements[0].id",
+        ),
+        movement_case(
+            "adjustment without reason",
+            with("receipt", "adjustment"),
+            "required",
+            "movements[0].reason",
+        ),
+        movement_case(
+            "overlong reason",
+            movement(&format!(r#","reason":"{}""#, "r".repeat(300))),
+            "too_long",
+            "movements[0].reason",
+        ),
+        movement_case(
+            "unparseable date",
+            movement(r#","occurred_at":"yesterday""#),
+            "invalid",
+            "movements[0].occurred_at",
+        ),
+        movement_case(
+            "date far ahead",
+            movement(r#","occurred_at":"2999-01-01T00:00:00Z""#),
+            "in_future",
+            "movements[0].occurred_at",
+        ),
+        movement_case(
+            "empty batch",
+            r#"{"movements":[]}"#.into(),
+            "required",
+            "movements",
+        ),
+        movement_case(
+            "batch of 1,001",
+            json!({"movements": many}).to_string(),
+            "too_many",
+            "movements",
+        ),
+        movement_case(
+            "movements not a list",
+            r#"{"movements":{}}"#.into(),
+            "wrong_type",
+            "movements",
+        ),
+        product_case(
+            "bad GTIN check digit",
+            r#"{"sku":"C","name":"C","unit":"件","price":1,"gtins":["6901234567893"]}"#,
+            "bad_check_digit",
+            "gtins[0]",
+        ),
+        product_case(
+            "GTIN of 5 digits",
+            r#"{"sku":"C","name":"C","unit":"件","price":1,"gtins":["12345"]}"#,
+            "bad_format",
+            "gtins[0]",
+        ),
+        product_case(
+            "overlong name",
+            &format!(
+                r#"{{"sku":"C","name":"{}","unit":"件","price":1}}"#,
+                "茶".repeat(201)
+            ),
+            "too_long",
+            "name",
+        ),
+        product_case(
+            "control character in name",
+            r#"{"sku":"C","name":"a\u0007b","unit":"件","price":1}"#,
+            "bad_character",
+            "name",
+        ),
+        product_case(
+            "negative price",
+            r#"{"sku":"C","name":"C","unit":"件","price":-1}"#,
+            "negative",
+            "price",
+        ),
+        product_case(
+            "price as text",
+            r#"{"sku":"C","name":"C","unit":"件","price":"12.50"}"#,
+            "wrong_type",
+            "price",
+        ),
+        product_case(
+            "lower-case currency",
+            r#"{"sku":"C","name":"C","unit":"件","price":1,"currency":"rmb"}"#,
+            "bad_format",
+            "currency",
+        ),
+        product_case(
+            "sku with a space",
+            r#"{"sku":"C 1","name":"C","unit":"件","price":1}"#,
+            "bad_format",
+            "sku",
+        ),
+        product_case(
+            "unknown product field",
+            r#"{"sku":"C","name":"C","unit":"件","price":1,"cost":1}"#,
+            "unknown_field",
+            "cost",
+        ),
+        product_case(
+            "missing price",
+            r#"{"sku":"C","name":"C","unit":"件"}"#,
+            "required",
+            "price",
+        ),
+        case(
+            "existing sku",
+            "POST",
+            "/api/v1/products",
+            Some(r#"{"sku":"A","name":"A","unit":"件","price":1}"#.into()),
+            409,
+            "already_exists",
+            None,
+        ),
+        case(
+            "GTIN of another product",
+            "POST",
+            "/api/v1/products",
+            Some(
+                r#"{"sku":"C","name":"C","unit":"件","price":1,"gtins":["06901234567892"]}"#.into(),
+            ),
+            409,
+            "gtin_taken",
+            None,
+        ),
+        case(
+            "patch of an unknown product",
+            "PATCH",
+            "/api/v1/products/NOPE",
+            Some(r#"{"price":5}"#.into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "patch changing the sku",
+            "PATCH",
+            "/api/v1/products/A",
+            Some(r#"{"sku":"Z"}"#.into()),
+            422,
+            "unknown_field",
+            Some("sku"),
+        ),
+        case(
+            "patch with a bad GTIN",
+            "PATCH",
+            "/api/v1/products/A",
+            Some(r#"{"gtins":["1"]}"#.into()),
+            422,
+            "bad_format",
+            Some("gtins[0]"),
+        ),
+        case(
+            "location of unknown kind",
+            "POST",
+            "/api/v1/locations",
+            Some(r#"{"code":"X","name":"X","kind":"shop"}"#.into()),
+            422,
+            "unknown_kind",
+            Some("kind"),
+        ),
+        case(
+            "location with a bad time zone",
+            "POST",
+            "/api/v1/locations",
+            Some(r#"{"code":"X","name":"X","kind":"store","time_zone":"../../etc/passwd"}"#.into()),
+            422,
+            "bad_format",
+            Some("time_zone"),
+        ),
+        case(
+            "existing location",
+            "POST",
+            "/api/v1/locations",
+            Some(r#"{"code":"WH","name":"X","kind":"store"}"#.into()),
+            409,
+            "already_exists",
+            None,
+        ),
+        case(
+            "limit zero",
+            "GET",
+            "/api/v1/stock?limit=0",
+            None,
+            422,
+            "out_of_range",
+            Some("limit"),
+        ),
+        case(
+            "limit not a number",
+            "GET",
+            "/api/v1/products?limit=ten",
+            None,
+            422,
+            "out_of_range",
+            Some("limit"),
+        ),
+        case(
+            "forged cursor",
+            "GET",
+            "/api/v1/stock?cursor=zz",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+        case(
+            "unknown query parameter",
+            "GET",
+            "/api/v1/stock?colour=red",
+            None,
+            422,
+            "unknown_field",
+            Some("colour"),
+        ),
+        case(
+            "bad sku filter",
+            "GET",
+            "/api/v1/stock?sku=a%20b",
+            None,
+            422,
+            "bad_format",
+            Some("sku"),
+        ),
+        case(
+            "unknown sku level",
+            "GET",
+            "/api/v1/stock/WH/NOPE",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "unknown location level",
+            "GET",
+            "/api/v1/stock/MARS/A",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "bad sku in path",
+            "GET",
+            "/api/v1/products/a%20b",
+            None,
+            422,
+            "bad_format",
+            Some("sku"),
+        ),
+        case(
+            "ledger of an unknown sku",
+            "GET",
+            "/api/v1/stock/WH/NOPE/movements",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "unknown route",
+            "GET",
+            "/api/v1/nothing",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+    ]
+}
+
+async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
+    app.post(
+        "/api/v1/stock/movements",
+        &movement("").replace("m1", "seed"),
+    )
+    .await
+    .expect(200);
+    let before = app.snapshot().await;
+    for case in cases() {
+        let reply = app
+            .send(
+                case.method,
+                case.path,
+                case.body.as_deref(),
+                Some(&app.token),
+                case.content_type,
+            )
+            .await;
+        let what = case.what;
+        assert_eq!(
+            reply.status.as_u16(),
+            case.status,
+            "{what}: {:#}",
+            reply.body
+        );
+        assert_eq!(reply.content_type, "application/problem+json", "{what}");
+        let body = &reply.body;
+        assert_eq!(body["status"], case.status, "{what}");
+        assert_eq!(
+            body["code"],
+            if case.status == 422 {
+                "validation_failed"
+            } else {
+                case.code
+            },
+            "{what}: {body:#}"
+        );
+        assert!(
+            body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:stockbook:problem:"),
+            "{what}"
+        );
+        assert!(
+            !body["title"].as_str().unwrap().is_empty()
+                && !body["detail"].as_str().unwrap().is_empty(),
+            "{what}"
+        );
+        if let Some(field) = case.field {
+            let named = body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field && e["code"] == case.code);
+            assert!(
+                named,
+                "{what}: expected field {field} with code {}: {body:#}",
+                case.code
+            );
+        }
+    }
+    assert!(
+        app.snapshot().await == before,
+        "a refused request changed the database"
+    );
+}
+
+async fn requests_without_a_valid_token_are_refused(app: &TestApp) {
+    let forged = format!("sb_{}", "0".repeat(64));
+    for token in [None, Some("not-a-token"), Some(forged.as_str())] {
+        for (method, path) in [
+            ("GET", "/api/v1/products"),
+            ("POST", "/api/v1/stock/movements"),
+            ("GET", "/api/v1/stock/WH/A"),
+        ] {
+            let reply = app
+                .send(
+                    method,
+                    path,
+                    (method == "POST").then(|| movement("")).as_deref(),
+                    token,
+                    "application/json",
+                )
+                .await;
+            assert_eq!(reply.status.as_u16(), 401, "{method} {path} with {token:?}");
+            assert_eq!(reply.body["code"], "unauthorized");
+        }
+    }
+    assert_eq!(
+        app.get("/api/v1/stock/WH/A").await.expect(200)["on_hand"],
+        0,
+        "nothing was applied"
+    );
+    app.send("GET", "/healthz", None, None, "")
+        .await
+        .expect(200);
+    assert_eq!(
+        app.send("GET", "/readyz", None, None, "").await.expect(200)["status"],
+        "ready"
+    );
+}

@@ -1,0 +1,155 @@
+//! `TestApp`: the app on a fresh database with an admin token, a location `WH` and products
+//! `A` and `B`, spoken to through typed helpers.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use server::{AppState, build_app};
+use store::BackupRecord;
+use store_sql::testing::TestDatabase;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub app: Router,
+    pub token: String,
+    pub db: TestDatabase,
+}
+
+/// A response: status, content type and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn sqlite(name: &str) -> Self {
+        Self::on(TestDatabase::sqlite(name).await.unwrap()).await
+    }
+
+    pub async fn postgres(name: &str) -> Option<Self> {
+        Some(Self::on(TestDatabase::postgres(name).await.unwrap()?).await)
+    }
+
+    async fn on(db: TestDatabase) -> Self {
+        let token = server::auth::generate_token().unwrap();
+        db.store
+            .insert_token(
+                "test",
+                domain::auth::Role::Admin,
+                &server::auth::hash_token(&token),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let app = build_app(AppState {
+            store: db.store.clone(),
+        });
+        let this = Self { app, token, db };
+        this.post(
+            "/api/v1/locations",
+            r#"{"code":"WH","name":"Main warehouse","kind":"warehouse"}"#,
+        )
+        .await
+        .expect(201);
+        for (sku, gtin) in [("A", "6901234567892"), ("B", "96385074")] {
+            let body = format!(
+                r#"{{"sku":"{sku}","name":"Product {sku}","unit":"件","price":1250,"gtins":["{gtin}"]}}"#
+            );
+            this.post("/api/v1/products", &body).await.expect(201);
+        }
+        this
+    }
+
+    pub async fn cleanup(self) {
+        self.db.cleanup().await;
+    }
+
+    /// Sends a request; `body` is sent as JSON unless `content_type` says otherwise.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+        content_type: &str,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, Some(&self.token), "").await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            "POST",
+            path,
+            Some(body),
+            Some(&self.token),
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            "PATCH",
+            path,
+            Some(body),
+            Some(&self.token),
+            "application/json",
+        )
+        .await
+    }
+
+    /// Everything in the database, to prove a request changed nothing.
+    pub async fn snapshot(&self) -> Vec<BackupRecord> {
+        let mut records = Vec::new();
+        self.db
+            .store
+            .export(&mut |r| {
+                records.push(r);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        records
+    }
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        self.body
+    }
+}

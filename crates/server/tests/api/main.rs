@@ -1,0 +1,38 @@
+//! HTTP tests of the whole app (`build_app`) through `oneshot`, on SQLite and, when
+//! `STOCKBOOK_TEST_PG` is set, on PostgreSQL.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed step is a failed test"
+)]
+
+mod bad_input;
+mod helpers;
+mod stock;
+
+/// Runs an `async fn(TestApp)` scenario once per available backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let app = $crate::helpers::TestApp::sqlite(stringify!($scenario)).await;
+                    super::$scenario(&app).await;
+                    app.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let Some(app) = $crate::helpers::TestApp::postgres(stringify!($scenario)).await else { return };
+                    super::$scenario(&app).await;
+                    app.cleanup().await;
+                }
+            )*
+        }
+    };
+}
