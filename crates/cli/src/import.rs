@@ -95,10 +95,10 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
     }
     match store.import_products(products).await {
         Ok(summary) => {
-            println!(
+            crate::say(format_args!(
                 "imported products: {} created, {} updated",
                 summary.created, summary.updated
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(StoreError::Conflict { message, .. }) => {
@@ -158,10 +158,10 @@ pub(crate) async fn stock(store: &dyn Store, path: &Path) -> anyhow::Result<Exit
                 .iter()
                 .filter(|o| matches!(o, domain::stock::Outcome::Applied(_)))
                 .count();
-            println!(
+            crate::say(format_args!(
                 "imported stock: {applied} levels counted, {} already imported",
                 outcomes.len() - applied
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(StoreError::Invalid(field_errors)) => {

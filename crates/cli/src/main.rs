@@ -5,8 +5,6 @@
 //! text report); logs and errors go to stderr. Exit codes: 0 success, 1 the check failed
 //! (`verify` found violations, `import` found bad rows), 2 the command could not run.
 
-#![expect(clippy::print_stdout, reason = "a CLI prints its results")]
-
 mod import;
 mod ops;
 mod serve;
@@ -112,6 +110,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log write that fails (a closed pipe, a restarted collector) must not take the
+        // server down; reporting it with eprintln! would panic on the same closed stderr.
+        .log_internal_errors(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -137,7 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { listen, demo } => serve::run(store, &cli.db, listen, demo).await,
         Command::Migrate => {
-            println!("database {} is up to date", store.backend());
+            say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
@@ -155,6 +156,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
         } => import::stock(store.as_ref(), &file).await,
     }
+}
+
+/// Writes a line of a command's result to stdout; a closed stdout is an error, not a panic.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
 }
 
 /// Opens (and migrates) the database, creating the directory of a SQLite file.

@@ -27,31 +27,31 @@ pub(crate) async fn issue_token(
         .insert_token(name, role, &server::auth::hash_token(&token), Utc::now())
         .await
         .context("storing the token")?;
-    println!("{token}");
+    crate::say(format_args!("{token}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn verify(store: &dyn Store, json: bool) -> anyhow::Result<ExitCode> {
     let report = store.verify().await.context("verifying")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::say(format_args!("{}", serde_json::to_string_pretty(&report)?))?;
     } else {
         for v in &report.violations {
-            println!(
+            crate::say(format_args!(
                 "VIOLATION {}: location={} sku={}: {}",
                 v.check,
                 v.location.as_deref().unwrap_or("-"),
                 v.sku.as_deref().unwrap_or("-"),
                 v.detail
-            );
+            ))?;
         }
         let verdict = if report.ok() { "OK" } else { "FAILED" };
-        println!(
+        crate::say(format_args!(
             "verify {verdict}: {} levels, {} movements, {} violations",
             report.levels,
             report.movements,
             report.violations.len()
-        );
+        ))?;
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS
@@ -72,7 +72,11 @@ pub(crate) async fn backup(store: &dyn Store, out: &Path) -> anyhow::Result<Exit
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&partial, out)
         .with_context(|| format!("moving the backup to {}", out.display()))?;
-    println!("backup of {} records written to {}", records, out.display());
+    crate::say(format_args!(
+        "backup of {} records written to {}",
+        records,
+        out.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -81,9 +85,9 @@ pub(crate) async fn restore(store: &dyn Store, from: &Path) -> anyhow::Result<Ex
     let (header, mut reader) =
         Reader::new(BufReader::new(file)).with_context(|| format!("reading {}", from.display()))?;
     let records = store.restore(&mut reader).await.context("restoring")?;
-    println!(
+    crate::say(format_args!(
         "restored {records} records from a {} backup of {}",
         header.backend, header.created_at
-    );
+    ))?;
     verify(store, false).await
 }

@@ -52,15 +52,15 @@ async fn demo_data(store: &dyn Store, db: &str) -> anyhow::Result<()> {
             .await?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         write_private(&token_file, &token)?;
-        println!(
+        crate::say(format_args!(
             "Demo data loaded. Admin token (also in {}):\n{token}",
             token_file.display()
-        );
+        ))?;
     } else if token_file.exists() {
-        println!(
+        crate::say(format_args!(
             "Demo data already present. Admin token: {}",
             token_file.display()
-        );
+        ))?;
     }
     Ok(())
 }

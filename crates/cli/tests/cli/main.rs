@@ -1,0 +1,11 @@
+//! Tests of the `stockbook` binary as an operator runs it: real processes, real HTTP,
+//! real signals, on SQLite and (with `STOCKBOOK_TEST_PG`) PostgreSQL.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed step is a failed test"
+)]
+
+mod crash;
+mod helpers;
+mod operations;
