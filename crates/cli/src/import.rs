@@ -33,17 +33,18 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
     let mut seen: HashMap<String, u64> = HashMap::new();
     for (line, row) in rows {
         let field = |name: &str| row.get(name).cloned().unwrap_or_default();
-        let price = match field("price").trim().parse::<i64>() {
-            Ok(p) => p,
-            Err(_) => {
-                errors.push(RowError {
-                    line,
-                    field: "price".into(),
-                    message: "price is a whole number of minor units (分)".into(),
-                });
-                continue;
-            }
-        };
+        // A field that cannot even be read is reported, and the row's other fields are still
+        // checked, so one run lists every problem.
+        let mut unreadable = false;
+        let price = field("price").trim().parse::<i64>().unwrap_or_else(|_| {
+            errors.push(RowError {
+                line,
+                field: "price".into(),
+                message: "price is a whole number of minor units (分)".into(),
+            });
+            unreadable = true;
+            0
+        });
         let active = match field("active").trim().to_ascii_lowercase().as_str() {
             "" | "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
@@ -53,7 +54,8 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
                     field: "active".into(),
                     message: "active is true or false".into(),
                 });
-                continue;
+                unreadable = true;
+                true
             }
         };
         let gtins: Vec<String> = field("gtins")
@@ -75,6 +77,7 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
             active: Some(active),
         };
         match input.validate() {
+            Ok(_) if unreadable => {}
             Ok(p) => {
                 if let Some(first) = seen.insert(p.sku.to_string(), line) {
                     errors.push(RowError {
@@ -201,7 +204,12 @@ fn report(errors: &[RowError]) -> ExitCode {
     for e in errors {
         eprintln!("line {}: {}: {}", e.line, e.field, e.message);
     }
-    eprintln!("import refused, nothing changed: {} bad rows", errors.len());
+    let rows: std::collections::BTreeSet<u64> = errors.iter().map(|e| e.line).collect();
+    eprintln!(
+        "import refused, nothing changed: {} errors in {} rows",
+        errors.len(),
+        rows.len()
+    );
     ExitCode::from(1)
 }
 

@@ -167,6 +167,17 @@ pub(crate) fn say(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
         .context("writing to stdout")
 }
 
+/// Creates (or truncates) a file only its owner can read: tokens, backups.
+pub(crate) fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
 /// Opens (and migrates) the database, creating the directory of a SQLite file.
 async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(dir) = sqlite_dir(url) {

@@ -62,7 +62,7 @@ pub(crate) async fn verify(store: &dyn Store, json: bool) -> anyhow::Result<Exit
 
 pub(crate) async fn backup(store: &dyn Store, out: &Path) -> anyhow::Result<ExitCode> {
     let partial = out.with_extension("partial");
-    let file = File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let file = crate::create_private(&partial)?;
     let mut writer = Writer::new(BufWriter::new(file), store.backend(), Utc::now())?;
     store
         .export(&mut |record| writer.write(&record))

@@ -67,13 +67,7 @@ async fn demo_data(store: &dyn Store, db: &str) -> anyhow::Result<()> {
 
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut file = crate::create_private(path)?;
     writeln!(file, "{text}").with_context(|| format!("writing {}", path.display()))
 }
 

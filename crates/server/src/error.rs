@@ -30,6 +30,8 @@ pub enum AppError {
     Unauthorized,
     /// The thing asked for does not exist.
     NotFound(String),
+    /// The route exists but not with this method.
+    MethodNotAllowed,
     /// The request contradicts the stored state.
     Conflict {
         /// Stable code from the store, e.g. `already_exists`.
@@ -63,6 +65,7 @@ impl AppError {
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -116,6 +119,7 @@ impl IntoResponse for AppError {
                 many => format!("{} fields are invalid", many.len()),
             },
             AppError::Unauthorized => "a valid bearer token is required".to_owned(),
+            AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 "the database is unavailable; retry later".to_owned()
@@ -154,4 +158,9 @@ impl IntoResponse for AppError {
 /// Answer for a path no route matches.
 pub async fn not_found_route() -> AppError {
     AppError::NotFound("no such route".to_owned())
+}
+
+/// Answer for a route called with a method it does not have.
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }

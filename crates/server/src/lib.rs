@@ -37,6 +37,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .fallback(error::not_found_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

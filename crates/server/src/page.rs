@@ -15,6 +15,7 @@ pub const MAX_LIMIT: i64 = 500;
 
 /// The paging part of a list query.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Items per page, 1..=500.
     pub limit: Option<String>,

@@ -58,6 +58,9 @@ const ATTEMPTS: u32 = 8;
 pub(crate) enum TxError {
     Sql(sqlx::Error),
     Store(StoreError),
+    /// Another transaction got there first in a way a fresh attempt will see (a racing
+    /// insert of the same unique key); try again.
+    Retry(sqlx::Error),
 }
 
 impl From<sqlx::Error> for TxError {
@@ -83,15 +86,24 @@ where
     let mut tries = 0;
     loop {
         tries += 1;
-        match attempt().await {
+        let error = match attempt().await {
             Ok(value) => return Ok(value),
-            Err(TxError::Sql(e)) if tries < ATTEMPTS && DB::is_transient(&e) => {
-                let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 1000);
-                tracing::debug!(tries, error = %e, "transient database error, retrying");
-                tokio::time::sleep(Duration::from_micros(500 * (1 << tries.min(6)) + jitter)).await;
-            }
-            Err(TxError::Sql(e)) => return Err(map_sql(e, DB::is_transient)),
-            Err(TxError::Store(e)) => return Err(e),
+            Err(TxError::Retry(e)) if tries < ATTEMPTS => e,
+            Err(TxError::Sql(e)) if tries < ATTEMPTS && DB::is_transient(&e) => e,
+            Err(e) => return Err(e.into_store(DB::is_transient)),
+        };
+        let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 1000);
+        tracing::debug!(tries, %error, "transient database error, retrying");
+        tokio::time::sleep(Duration::from_micros(500 * (1 << tries.min(6)) + jitter)).await;
+    }
+}
+
+impl TxError {
+    /// The error a caller sees once no retry is left.
+    pub(crate) fn into_store(self, is_transient: fn(&sqlx::Error) -> bool) -> StoreError {
+        match self {
+            TxError::Sql(e) | TxError::Retry(e) => map_sql(e, is_transient),
+            TxError::Store(e) => e,
         }
     }
 }

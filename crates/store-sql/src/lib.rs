@@ -33,8 +33,10 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::open(url).await?))
     } else {
+        // The URL itself is not repeated: it may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
         Err(StoreError::Other(format!(
-            "unsupported database URL '{url}': use sqlite://PATH or postgres://…"
+            "unsupported database URL scheme '{scheme}': use sqlite://PATH or postgres://…"
         )))
     }
 }

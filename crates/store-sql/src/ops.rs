@@ -104,10 +104,7 @@ where
         tx.rollback()
             .await
             .map_err(|e| crate::core::map_sql(e, DB::is_transient))?;
-        result.map_err(|e| match e {
-            TxError::Sql(e) => crate::core::map_sql(e, DB::is_transient),
-            TxError::Store(e) => e,
-        })
+        result.map_err(|e| e.into_store(DB::is_transient))
     }
 
     async fn export_in(
@@ -176,10 +173,7 @@ where
             Ok(n) => tx.commit().await.map(|()| n).map_err(TxError::from),
             Err(e) => Err(e),
         };
-        result.map_err(|e| match e {
-            TxError::Sql(e) => crate::core::map_sql(e, DB::is_transient),
-            TxError::Store(e) => e,
-        })
+        result.map_err(|e| e.into_store(DB::is_transient))
     }
 
     async fn restore_in(

@@ -52,7 +52,7 @@ impl Dialect for Sqlite {
 /// Opens (creating if missing) and migrates the SQLite database at `url`.
 pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Other(format!("bad SQLite URL '{url}': {e}")))?
+        .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)

@@ -177,7 +177,13 @@ where
         .bind(crate::core::micros(m.occurred_at))
         .bind(recorded_at)
         .fetch_one(&mut **tx)
-        .await?;
+        .await
+        .map_err(|e| match e.as_database_error() {
+            // The same id, applied at another level by a transaction that committed after
+            // this one looked: the next attempt finds it and answers `id_reused`.
+            Some(db) if db.is_unique_violation() => TxError::Retry(e),
+            _ => TxError::Sql(e),
+        })?;
         Ok(Outcome::Applied(Applied {
             seq,
             on_hand: after,

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             duplicates_return_the_first_outcome_and_change_nothing,
             a_batch_with_an_unknown_sku_changes_nothing,
             concurrent_movements_apply_each_id_once,
+            a_reused_id_racing_at_two_levels_is_refused_not_failed,
             tokens_story,
             export_writes_every_record_and_restore_refuses_a_full_database,
         );
@@ -512,6 +513,45 @@ pub async fn concurrent_movements_apply_each_id_once(store: Arc<dyn Store>) {
     let report = store.verify().await.unwrap();
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.movements, (TASKS * PER_TASK) as i64);
+}
+
+/// Eight tasks send the same movement id for eight different SKUs at once, round after
+/// round: each round exactly one is applied and the others are refused as `id_reused`;
+/// no batch fails.
+pub async fn a_reused_id_racing_at_two_levels_is_refused_not_failed(store: Arc<dyn Store>) {
+    const TASKS: usize = 8;
+    let skus: Vec<String> = (0..TASKS).map(|i| format!("S{i}")).collect();
+    stocked(&store, &skus.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    for round in 0..10 {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let m = movement(
+                        &format!("X{round}"),
+                        "WH",
+                        &format!("S{t}"),
+                        MovementKind::Receipt,
+                        1,
+                    );
+                    store
+                        .apply_movements(vec![m])
+                        .await
+                        .expect("the batch is answered, not failed")
+                })
+            })
+            .collect();
+        let mut applied = 0;
+        for task in futures_util::future::join_all(tasks).await {
+            match &task.expect("task ran")[0] {
+                Outcome::Applied(_) => applied += 1,
+                Outcome::Rejected { error } => assert_eq!(error.code, "id_reused"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(applied, 1, "round {round}");
+    }
+    assert!(store.verify().await.unwrap().ok());
 }
 
 /// Tokens are found by the hash of their secret and nothing else.

@@ -142,7 +142,11 @@ async fn restore_refuses_a_truncated_backup_and_changes_nothing() {
 }
 
 async fn import_story(db: TestDatabase) {
-    let dir = std::env::temp_dir().join(format!("stockbook-import-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "stockbook-import-{}-{}",
+        std::process::id(),
+        db.store.backend()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     db.store.create_location(location("WH")).await.unwrap();
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
