@@ -61,7 +61,9 @@ pub(crate) async fn verify(store: &dyn Store, json: bool) -> anyhow::Result<Exit
 }
 
 pub(crate) async fn backup(store: &dyn Store, out: &Path) -> anyhow::Result<ExitCode> {
-    let partial = out.with_extension("partial");
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
     let file = crate::create_private(&partial)?;
     let mut writer = Writer::new(BufWriter::new(file), store.backend(), Utc::now())?;
     store
