@@ -590,14 +590,7 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
         ])
         .await
         .unwrap();
-    let mut records = Vec::new();
-    store
-        .export(&mut |r| {
-            records.push(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let records = crate::export_all(store.as_ref()).await.unwrap();
     let kinds: Vec<_> = records
         .iter()
         .map(|r| {

@@ -166,3 +166,16 @@ pub trait Store: Send + Sync + 'static {
     /// database already holds data.
     async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64>;
 }
+
+/// Everything in `store`, in export order, collected in memory: for tests that compare
+/// whole databases and for small installations. `stockbook backup` streams instead.
+pub async fn export_all(store: &dyn Store) -> Result<Vec<BackupRecord>> {
+    let mut records = Vec::new();
+    store
+        .export(&mut |record| {
+            records.push(record);
+            Ok(())
+        })
+        .await?;
+    Ok(records)
+}

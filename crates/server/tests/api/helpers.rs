@@ -132,16 +132,7 @@ impl TestApp {
 
     /// Everything in the database, to prove a request changed nothing.
     pub async fn snapshot(&self) -> Vec<BackupRecord> {
-        let mut records = Vec::new();
-        self.db
-            .store
-            .export(&mut |r| {
-                records.push(r);
-                Ok(())
-            })
-            .await
-            .unwrap();
-        records
+        store::export_all(self.db.store.as_ref()).await.unwrap()
     }
 }
 

@@ -27,15 +27,7 @@ async fn both(name: &str) -> Vec<TestDatabase> {
 }
 
 async fn export(store: &Arc<dyn Store>) -> Vec<BackupRecord> {
-    let mut records = Vec::new();
-    store
-        .export(&mut |r| {
-            records.push(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
-    records
+    store::export_all(store.as_ref()).await.unwrap()
 }
 
 #[tokio::test]
