@@ -26,7 +26,14 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
     let (rows, _) = read(
         path,
         &["sku", "name", "unit", "price"],
-        &["currency", "gtins", "active"],
+        &[
+            "currency",
+            "gtins",
+            "active",
+            "packs",
+            "min_order_qty",
+            "order_multiple",
+        ],
     )?;
     let mut errors = Vec::new();
     let mut products = Vec::new();
@@ -58,6 +65,46 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
                 true
             }
         };
+        // Pack units as `unit:factor` separated by `|`, e.g. `箱:12|盒:6`.
+        let packs: Vec<domain::units::Pack> = field("packs")
+            .split('|')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let parsed = p.rsplit_once(':').and_then(|(unit, factor)| {
+                    Some((unit.trim(), factor.trim().parse::<i64>().ok()?))
+                });
+                if parsed.is_none() {
+                    errors.push(RowError {
+                        line,
+                        field: "packs".into(),
+                        message: format!("pack '{p}' is not unit:factor, e.g. 箱:12"),
+                    });
+                    unreadable = true;
+                }
+                parsed.map(|(unit, factor)| domain::units::Pack {
+                    unit: unit.to_owned(),
+                    factor,
+                })
+            })
+            .collect();
+        let steps = ["min_order_qty", "order_multiple"].map(|name| {
+            let text = field(name);
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            text.parse::<i64>()
+                .map_err(|_| {
+                    errors.push(RowError {
+                        line,
+                        field: name.into(),
+                        message: format!("{name} is a whole number of base units"),
+                    });
+                    unreadable = true;
+                })
+                .ok()
+        });
         let gtins: Vec<String> = field("gtins")
             .split('|')
             .map(str::trim)
@@ -75,6 +122,9 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
             currency,
             gtins: Some(gtins),
             active: Some(active),
+            packs: Some(packs),
+            min_order_qty: steps[0],
+            order_multiple: steps[1],
         };
         match input.validate() {
             Ok(_) if unreadable => {}

@@ -45,6 +45,9 @@ enum Command {
         /// Load demo data into an empty database and print an admin token.
         #[arg(long)]
         demo: bool,
+        /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
+        #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
+        default_location: Option<String>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -136,7 +139,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = open(&cli.db).await?;
     match cli.command {
-        Command::Serve { listen, demo } => serve::run(store, &cli.db, listen, demo).await,
+        Command::Serve {
+            listen,
+            demo,
+            default_location,
+        } => serve::run(store, &cli.db, listen, demo, default_location).await,
         Command::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

@@ -14,15 +14,27 @@ pub(crate) async fn run(
     db: &str,
     listen: SocketAddr,
     demo: bool,
+    default_location: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     if demo {
         demo_data(store.as_ref(), db).await?;
     }
+    let default_location =
+        match default_location.or_else(|| demo.then(|| server::demo::WAREHOUSE.to_owned())) {
+            Some(code) => Some(
+                domain::ids::LocationCode::parse("--default-location", &code)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            ),
+            None => None,
+        };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
-    let app = build_app(AppState { store });
+    let app = build_app(AppState {
+        store,
+        default_location,
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

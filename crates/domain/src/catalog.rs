@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::gtin;
 use crate::ids::{LocationCode, Sku};
 use crate::money::{self, Currency};
+use crate::units::{self, OrderRules, Pack};
 use crate::validation::{self, Errors, FieldError, Validated};
 
 /// What kind of place a location is. Stores sell at a POS; warehouses fulfil orders.
@@ -150,6 +151,12 @@ pub struct ProductInput {
     pub gtins: Option<Vec<String>>,
     /// Defaults to true.
     pub active: Option<bool>,
+    /// Pack units it may be ordered in.
+    pub packs: Option<Vec<Pack>>,
+    /// Least base units per order line; 1 when absent.
+    pub min_order_qty: Option<i64>,
+    /// Order lines must be a multiple of this many base units; 1 when absent.
+    pub order_multiple: Option<i64>,
 }
 
 /// A validated new product.
@@ -169,6 +176,32 @@ pub struct NewProduct {
     pub gtins: Vec<String>,
     /// Whether it can be ordered.
     pub active: bool,
+    /// Pack units.
+    pub packs: Vec<Pack>,
+    /// Least base units per order line.
+    pub min_order_qty: i64,
+    /// Base units per order line are a multiple of this.
+    pub order_multiple: i64,
+}
+
+impl NewProduct {
+    /// The product as it is stored, created at `now`.
+    pub fn into_product(self, now: DateTime<Utc>) -> Product {
+        Product {
+            sku: self.sku,
+            name: self.name,
+            unit: self.unit,
+            price: self.price,
+            currency: self.currency,
+            gtins: self.gtins,
+            active: self.active,
+            packs: self.packs,
+            min_order_qty: self.min_order_qty,
+            order_multiple: self.order_multiple,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// Longest product name accepted.
@@ -192,6 +225,21 @@ impl ProductInput {
                 .map_or(Ok(Currency::cny()), |c| Currency::parse("currency", c)),
         );
         let gtins = errors.nested("gtins", gtins(self.gtins.as_deref().unwrap_or_default()));
+        let packs = match &unit {
+            Some(u) => errors.nested(
+                "packs",
+                units::validate_packs(u, self.packs.as_deref().unwrap_or_default()),
+            ),
+            None => None,
+        };
+        let min_order_qty = errors.take(units::order_step(
+            "min_order_qty",
+            self.min_order_qty.unwrap_or(1),
+        ));
+        let order_multiple = errors.take(units::order_step(
+            "order_multiple",
+            self.order_multiple.unwrap_or(1),
+        ));
         errors.finish(|| {
             Some(NewProduct {
                 sku: sku?,
@@ -201,6 +249,9 @@ impl ProductInput {
                 currency: currency?,
                 gtins: gtins?,
                 active: self.active.unwrap_or(true),
+                packs: packs?,
+                min_order_qty: min_order_qty?,
+                order_multiple: order_multiple?,
             })
         })
     }
@@ -250,6 +301,12 @@ pub struct ProductPatchInput {
     pub gtins: Option<Vec<String>>,
     /// Activates or deactivates the product.
     pub active: Option<bool>,
+    /// Replaces all pack units.
+    pub packs: Option<Vec<Pack>>,
+    /// New minimum order quantity.
+    pub min_order_qty: Option<i64>,
+    /// New order multiple.
+    pub order_multiple: Option<i64>,
 }
 
 /// A validated product update.
@@ -267,6 +324,12 @@ pub struct ProductPatch {
     pub gtins: Option<Vec<String>>,
     /// New active flag.
     pub active: Option<bool>,
+    /// New pack units, not yet checked against the base unit.
+    pub packs: Option<Vec<Pack>>,
+    /// New minimum order quantity.
+    pub min_order_qty: Option<i64>,
+    /// New order multiple.
+    pub order_multiple: Option<i64>,
 }
 
 impl ProductPatchInput {
@@ -292,6 +355,13 @@ impl ProductPatchInput {
         if let Some(list) = &self.gtins {
             patch.gtins = errors.nested("gtins", gtins(list));
         }
+        patch.packs.clone_from(&self.packs);
+        if let Some(q) = self.min_order_qty {
+            patch.min_order_qty = errors.take(units::order_step("min_order_qty", q));
+        }
+        if let Some(q) = self.order_multiple {
+            patch.order_multiple = errors.take(units::order_step("order_multiple", q));
+        }
         errors.finish(|| Some(patch))
     }
 }
@@ -313,16 +383,29 @@ pub struct Product {
     pub gtins: Vec<String>,
     /// Whether it can be ordered.
     pub active: bool,
+    /// Pack units it may be ordered in.
+    #[serde(default)]
+    pub packs: Vec<Pack>,
+    /// Least base units per order line.
+    #[serde(default = "one")]
+    pub min_order_qty: i64,
+    /// Base units per order line are a multiple of this.
+    #[serde(default = "one")]
+    pub order_multiple: i64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
+fn one() -> i64 {
+    1
+}
+
 impl Product {
-    /// The product after `patch`, stamped at `now`.
-    #[must_use]
-    pub fn patched(mut self, patch: ProductPatch, now: DateTime<Utc>) -> Self {
+    /// The product after `patch`, stamped at `now`; pack units are checked against the
+    /// (possibly new) base unit, so this can fail.
+    pub fn patched(mut self, patch: ProductPatch, now: DateTime<Utc>) -> Validated<Self> {
         let ProductPatch {
             name,
             unit,
@@ -330,6 +413,9 @@ impl Product {
             currency,
             gtins,
             active,
+            packs,
+            min_order_qty,
+            order_multiple,
         } = patch;
         self.name = name.unwrap_or(self.name);
         self.unit = unit.unwrap_or(self.unit);
@@ -337,8 +423,27 @@ impl Product {
         self.currency = currency.unwrap_or(self.currency);
         self.gtins = gtins.unwrap_or(self.gtins);
         self.active = active.unwrap_or(self.active);
+        let packs = packs.unwrap_or(self.packs);
+        self.packs = units::validate_packs(&self.unit, &packs).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| e.within("packs"))
+                .collect::<Vec<_>>()
+        })?;
+        self.min_order_qty = min_order_qty.unwrap_or(self.min_order_qty);
+        self.order_multiple = order_multiple.unwrap_or(self.order_multiple);
         self.updated_at = now;
-        self
+        Ok(self)
+    }
+
+    /// How this product may be ordered.
+    pub fn order_rules(&self) -> OrderRules<'_> {
+        OrderRules {
+            base_unit: &self.unit,
+            packs: &self.packs,
+            min_order_qty: self.min_order_qty,
+            order_multiple: self.order_multiple,
+        }
     }
 }
 

@@ -7,10 +7,14 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod customer;
 pub mod gtin;
 pub mod ids;
 pub mod money;
+pub mod order;
+pub mod pricing;
 pub mod stock;
+pub mod units;
 pub mod validation;
 
 pub use validation::{FieldError, Validated};

@@ -33,16 +33,33 @@ pub enum MovementKind {
     Adjustment,
     /// A count: on_hand is set to qty; the ledger records the difference.
     Count,
+    /// An order promised units: reserved += qty. Written by orders only.
+    Reserve,
+    /// An order gave back its promise (cancel, reject, edit): reserved -= qty. Orders only.
+    Release,
+    /// An order shipped: on_hand -= qty and reserved -= qty. Orders only.
+    Ship,
 }
 
 impl MovementKind {
-    /// Every kind, in a stable order.
-    pub const ALL: [MovementKind; 5] = [
+    /// The kinds producers may post; the others are written by the order flow.
+    pub const EXTERNAL: [MovementKind; 5] = [
         MovementKind::Receipt,
         MovementKind::Sale,
         MovementKind::Return,
         MovementKind::Adjustment,
         MovementKind::Count,
+    ];
+    /// Every kind, in a stable order.
+    pub const ALL: [MovementKind; 8] = [
+        MovementKind::Receipt,
+        MovementKind::Sale,
+        MovementKind::Return,
+        MovementKind::Adjustment,
+        MovementKind::Count,
+        MovementKind::Reserve,
+        MovementKind::Release,
+        MovementKind::Ship,
     ];
 
     /// The kind's name as stored and shown.
@@ -53,12 +70,20 @@ impl MovementKind {
             MovementKind::Return => "return",
             MovementKind::Adjustment => "adjustment",
             MovementKind::Count => "count",
+            MovementKind::Reserve => "reserve",
+            MovementKind::Release => "release",
+            MovementKind::Ship => "ship",
         }
     }
 
-    /// Parses a stored or submitted kind.
+    /// Parses a stored kind, including those only the order flow writes.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// Parses a submitted kind: one producers may post.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
-        Self::ALL
+        Self::EXTERNAL
             .into_iter()
             .find(|k| k.as_str() == value)
             .ok_or_else(|| {
@@ -70,9 +95,18 @@ impl MovementKind {
             })
     }
 
-    /// How a movement of this kind and quantity changes on_hand.
+    /// How a movement of this kind and quantity changes on_hand. (The order-flow kinds'
+    /// effect on `reserved` is applied by the order flow itself.)
     pub fn effect(self, qty: i64) -> Effect {
         match self {
+            MovementKind::Reserve | MovementKind::Release => Effect::Delta {
+                on_hand: 0,
+                may_go_negative: false,
+            },
+            MovementKind::Ship => Effect::Delta {
+                on_hand: -qty,
+                may_go_negative: true,
+            },
             MovementKind::Receipt | MovementKind::Return => Effect::Delta {
                 on_hand: qty,
                 may_go_negative: false,
@@ -408,6 +442,7 @@ mod tests {
             ("count", 0, None, None),
             ("count", -1, None, Some("out_of_range")),
             ("transfer", 1, None, Some("unknown_kind")),
+            ("reserve", 1, None, Some("unknown_kind")),
         ];
         for &(kind, qty, reason, expected) in cases {
             let got = input(kind, qty, reason)
@@ -453,7 +488,7 @@ mod tests {
         fn only_decreases_into_negative_stock_are_refused_and_only_for_non_sales(
             before in -1000i64..1000, qty in -1000i64..1000, k in 0usize..5
         ) {
-            let kind = MovementKind::ALL[k];
+                        let kind = MovementKind::EXTERNAL[k];
             let target = match kind.effect(qty) {
                 Effect::Delta { on_hand, .. } => before + on_hand,
                 Effect::SetTo(t) => t,

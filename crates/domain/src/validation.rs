@@ -30,7 +30,9 @@ impl FieldError {
     /// Prefixes the field path, so nested validators can report `movements[3].qty`.
     #[must_use]
     pub fn within(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() {
+        self.field = if prefix.is_empty() {
+            self.field
+        } else if self.field.is_empty() {
             prefix.to_owned()
         } else if self.field.starts_with('[') {
             format!("{prefix}{}", self.field)

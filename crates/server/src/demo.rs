@@ -6,6 +6,9 @@ use domain::catalog::{LocationInput, ProductInput};
 use domain::stock::{MovementInput, validate_batch};
 use store::{Store, StoreError};
 
+/// The demo's warehouse, which fulfils orders that name no location.
+pub const WAREHOUSE: &str = "WH-SH";
+
 const LOCATIONS: [(&str, &str, &str); 3] = [
     ("WH-SH", "上海中心仓 Shanghai DC", "warehouse"),
     ("ST-BJ01", "北京朝阳店 Beijing Chaoyang", "store"),
@@ -56,6 +59,9 @@ pub async fn seed(store: &dyn Store) -> Result<bool, StoreError> {
                 gs1::complete_gtin(&body).map_err(|e| StoreError::Other(e.to_string()))?,
             ]),
             active: None,
+            packs: None,
+            min_order_qty: None,
+            order_multiple: None,
         };
         store
             .create_product(input.validate().map_err(invalid)?)

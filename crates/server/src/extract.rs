@@ -47,6 +47,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// An optional JSON body: an empty body is `None`, anything else must be valid JSON as for
+/// [`Json`].
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let empty = req.headers().get(header::CONTENT_LENGTH).is_some_and(|l| l == "0")
+            || (req.headers().get(header::CONTENT_LENGTH).is_none() && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Ok(OptionalJson(None));
+        }
+        Json::<T>::from_request(req, state).await.map(|Json(value)| OptionalJson(Some(value)))
+    }
+}
+
 /// Deserialises JSON, mapping syntax errors to 400 and shape errors to 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);

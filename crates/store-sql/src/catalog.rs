@@ -2,23 +2,23 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
 use domain::ids::{LocationCode, Sku};
+use domain::units::Pack;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{ImportSummary, StoreError};
 
 use crate::core::{Core, Dialect, TxError, now, retry};
-use crate::rows::{LocationRow, ProductRow};
+use crate::rows::{LocationRow, PRODUCT_COLUMNS, ProductRow};
 
-const PRODUCT_COLUMNS: &str = "sku, name, unit, price, currency, active, created_at, updated_at";
 
 impl<DB: Dialect> Core<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -26,6 +26,8 @@ where
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -81,41 +83,17 @@ where
     }
 
     pub(crate) async fn create_product(&self, p: NewProduct) -> Result<Product, StoreError> {
-        let stamp = now();
+        let product = p.into_product(now());
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (sku) DO NOTHING",
-            )
-            .bind(p.sku.as_str())
-            .bind(p.name.as_str())
-            .bind(p.unit.as_str())
-            .bind(p.price)
-            .bind(p.currency.as_str())
-            .bind(p.active)
-            .bind(stamp)
-            .execute(&mut *tx)
-            .await?;
-            if DB::rows_affected(&inserted) == 0 {
-                return Err(StoreError::conflict("already_exists", format!("product {} already exists", p.sku)).into());
+            if !Self::insert_product(&mut tx, &product).await? {
+                return Err(StoreError::conflict("already_exists", format!("product {} already exists", product.sku)).into());
             }
-            Self::put_gtins(&mut tx, &p.sku, &p.gtins).await?;
             tx.commit().await?;
             Ok(())
         })
         .await?;
-        Ok(Product {
-            sku: p.sku,
-            name: p.name,
-            unit: p.unit,
-            price: p.price,
-            currency: p.currency,
-            gtins: p.gtins,
-            active: p.active,
-            created_at: stamp,
-            updated_at: stamp,
-        })
+        Ok(product)
     }
 
     pub(crate) async fn get_product(&self, sku: &Sku) -> Result<Product, StoreError> {
@@ -128,42 +106,18 @@ where
         .await
     }
 
-    pub(crate) async fn update_product(
-        &self,
-        sku: &Sku,
-        patch: ProductPatch,
-    ) -> Result<Product, StoreError> {
+    pub(crate) async fn update_product(&self, sku: &Sku, patch: ProductPatch) -> Result<Product, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
-            let product = Self::read_product(&mut tx, sku).await?.patched(patch.clone(), now());
-            sqlx::query(
-                "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, updated_at = $7 \
-                 WHERE sku = $1",
-            )
-            .bind(sku.as_str())
-            .bind(product.name.as_str())
-            .bind(product.unit.as_str())
-            .bind(product.price)
-            .bind(product.currency.as_str())
-            .bind(product.active)
-            .bind(product.updated_at)
-            .execute(&mut *tx)
-            .await?;
-            if patch.gtins.is_some() {
-                sqlx::query("DELETE FROM product_gtins WHERE sku = $1").bind(sku.as_str()).execute(&mut *tx).await?;
-                Self::put_gtins(&mut tx, sku, &product.gtins).await?;
-            }
+            let product = Self::read_product(&mut tx, sku).await?.patched(patch.clone(), now()).map_err(StoreError::Invalid)?;
+            Self::overwrite_product(&mut tx, &product).await?;
             tx.commit().await?;
             Ok(product)
         })
         .await
     }
 
-    pub(crate) async fn list_products(
-        &self,
-        after: Option<&Sku>,
-        limit: i64,
-    ) -> Result<Vec<Product>, StoreError> {
+    pub(crate) async fn list_products(&self, after: Option<&Sku>, limit: i64) -> Result<Vec<Product>, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             let rows: Vec<ProductRow> = sqlx::query_as(&format!(
@@ -173,62 +127,26 @@ where
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-            let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
-            let mut gtins = Self::gtins_of(&mut tx, &skus).await?;
+            let products = Self::complete_products(&mut tx, rows).await?;
             tx.commit().await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| {
-                    let g = gtins.remove(&r.sku).unwrap_or_default();
-                    r.into_product(g)
-                })
-                .collect())
+            Ok(products)
         })
         .await
     }
 
-    pub(crate) async fn import_products(
-        &self,
-        products: Vec<NewProduct>,
-    ) -> Result<ImportSummary, StoreError> {
+    pub(crate) async fn import_products(&self, products: Vec<NewProduct>) -> Result<ImportSummary, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             let mut summary = ImportSummary::default();
             let stamp = now();
             for p in &products {
-                let updated = sqlx::query(
-                    "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, updated_at = $7 \
-                     WHERE sku = $1",
-                )
-                .bind(p.sku.as_str())
-                .bind(p.name.as_str())
-                .bind(p.unit.as_str())
-                .bind(p.price)
-                .bind(p.currency.as_str())
-                .bind(p.active)
-                .bind(stamp)
-                .execute(&mut *tx)
-                .await?;
-                if DB::rows_affected(&updated) == 0 {
-                    sqlx::query(
-                        "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                    )
-                    .bind(p.sku.as_str())
-                    .bind(p.name.as_str())
-                    .bind(p.unit.as_str())
-                    .bind(p.price)
-                    .bind(p.currency.as_str())
-                    .bind(p.active)
-                    .bind(stamp)
-                    .execute(&mut *tx)
-                    .await?;
-                    summary.created += 1;
-                } else {
+                let product = p.clone().into_product(stamp);
+                if Self::overwrite_product(&mut tx, &product).await? {
                     summary.updated += 1;
-                    sqlx::query("DELETE FROM product_gtins WHERE sku = $1").bind(p.sku.as_str()).execute(&mut *tx).await?;
+                } else {
+                    Self::insert_product(&mut tx, &product).await?;
+                    summary.created += 1;
                 }
-                Self::put_gtins(&mut tx, &p.sku, &p.gtins).await?;
             }
             tx.commit().await?;
             Ok(summary)
@@ -236,7 +154,108 @@ where
         .await
     }
 
-    /// Records the GTINs of a product, refusing one that belongs to another product.
+    /// Inserts a product with its GTINs and packs; false (and nothing written) when its SKU
+    /// exists. `Conflict` when a GTIN belongs to another product.
+    pub(crate) async fn insert_product(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<bool, TxError> {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (sku) DO NOTHING"
+        ))
+        .bind(p.sku.as_str())
+        .bind(p.name.as_str())
+        .bind(p.unit.as_str())
+        .bind(p.price)
+        .bind(p.currency.as_str())
+        .bind(p.active)
+        .bind(p.min_order_qty)
+        .bind(p.order_multiple)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        if DB::rows_affected(&inserted) == 0 {
+            return Ok(false);
+        }
+        Self::put_gtins(tx, &p.sku, &p.gtins).await?;
+        Self::put_packs(tx, p).await?;
+        Ok(true)
+    }
+
+    /// Overwrites an existing product (all but its creation time), its GTINs and packs;
+    /// false when it does not exist.
+    async fn overwrite_product(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<bool, TxError> {
+        let updated = sqlx::query(
+            "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, \
+             min_order_qty = $7, order_multiple = $8, updated_at = $9 WHERE sku = $1",
+        )
+        .bind(p.sku.as_str())
+        .bind(p.name.as_str())
+        .bind(p.unit.as_str())
+        .bind(p.price)
+        .bind(p.currency.as_str())
+        .bind(p.active)
+        .bind(p.min_order_qty)
+        .bind(p.order_multiple)
+        .bind(p.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        if DB::rows_affected(&updated) == 0 {
+            return Ok(false);
+        }
+        for table in ["product_gtins", "product_packs"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE sku = $1")).bind(p.sku.as_str()).execute(&mut **tx).await?;
+        }
+        Self::put_gtins(tx, &p.sku, &p.gtins).await?;
+        Self::put_packs(tx, p).await?;
+        Ok(true)
+    }
+
+    async fn put_packs(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<(), TxError> {
+        for (position, pack) in p.packs.iter().enumerate() {
+            sqlx::query("INSERT INTO product_packs (sku, unit, factor, position) VALUES ($1, $2, $3, $4)")
+                .bind(p.sku.as_str())
+                .bind(pack.unit.as_str())
+                .bind(pack.factor)
+                .bind(position as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Products from their rows, with GTINs and packs, in the rows' order.
+    pub(crate) async fn complete_products(tx: &mut Transaction<'static, DB>, rows: Vec<ProductRow>) -> Result<Vec<Product>, TxError> {
+        let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+        let mut gtins = Self::gtins_of(tx, &skus).await?;
+        let mut packs = Self::packs_of(tx, &skus).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let (g, p) = (gtins.remove(&r.sku).unwrap_or_default(), packs.remove(&r.sku).unwrap_or_default());
+                r.into_product(g, p)
+            })
+            .collect())
+    }
+
+    /// Pack units of the given products, in their listed order.
+    async fn packs_of(tx: &mut Transaction<'static, DB>, skus: &[&str]) -> Result<HashMap<String, Vec<Pack>>, TxError> {
+        let mut out: HashMap<String, Vec<Pack>> = HashMap::new();
+        for chunk in skus.chunks(500) {
+            let sql = format!(
+                "SELECT sku, unit, factor FROM product_packs WHERE sku IN ({}) ORDER BY sku, position",
+                crate::core::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<DB, (String, String, i64)>(&sql);
+            for sku in chunk {
+                query = query.bind(*sku);
+            }
+            for (sku, unit, factor) in query.fetch_all(&mut **tx).await? {
+                out.entry(sku).or_default().push(Pack { unit, factor });
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn put_gtins(
         tx: &mut Transaction<'static, DB>,
         sku: &Sku,
@@ -285,21 +304,12 @@ where
         Ok(out)
     }
 
-    pub(crate) async fn read_product(
-        tx: &mut Transaction<'static, DB>,
-        sku: &Sku,
-    ) -> Result<Product, TxError> {
-        let row: Option<ProductRow> = sqlx::query_as(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1"
-        ))
-        .bind(sku.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+    pub(crate) async fn read_product(tx: &mut Transaction<'static, DB>, sku: &Sku) -> Result<Product, TxError> {
+        let row: Option<ProductRow> = sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1"))
+            .bind(sku.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
         let row = row.ok_or_else(|| StoreError::not_found(format!("product {sku}")))?;
-        let gtins = Self::gtins_of(tx, &[sku.as_str()])
-            .await?
-            .remove(sku.as_str())
-            .unwrap_or_default();
-        Ok(row.into_product(gtins))
+        Ok(Self::complete_products(tx, vec![row]).await?.remove(0))
     }
 }

@@ -29,6 +29,10 @@ pub trait Dialect: Database + Sized {
     /// (serialisation failures, deadlocks, a busy database).
     fn is_transient(error: &sqlx::Error) -> bool;
 
+        /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
+    /// taken without blocking other orders where the database allows.
+    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error>;
+
     /// Brings identity sequences past restored ids, so new rows do not collide with them.
     async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error>;
 

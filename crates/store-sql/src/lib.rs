@@ -11,7 +11,9 @@
 
 mod catalog;
 mod core;
+mod customers;
 mod ops;
+mod orders;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

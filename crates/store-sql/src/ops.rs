@@ -1,8 +1,10 @@
 //! Operations on the whole database: `verify`, `export` (backup), `restore`, and tokens.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::auth::Role;
 use domain::catalog::Location;
+use domain::customer::Customer;
+use domain::order::{Order, OrderStatus};
 use domain::stock::{Level, Movement};
 use futures_util::TryStreamExt;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
@@ -12,14 +14,15 @@ use store::{
 };
 
 use crate::core::{Core, Dialect, TxError, retry};
-use crate::rows::{LocationRow, MOVEMENT_COLUMNS, MovementRow, ProductRow, TokenRow};
+use crate::orders::OPEN_STATUSES;
+use crate::rows::{CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS, OrderRow, PRODUCT_COLUMNS, ProductRow, TokenRow, to_json};
 
 impl<DB: Dialect> Core<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -27,6 +30,8 @@ where
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -79,6 +84,39 @@ where
                     detail: format!("movement {id} (seq {seq}) records an on_hand_after that its predecessors do not sum to"),
                 });
             }
+            // Each level's reservation is exactly what open orders hold there.
+            let promised: Vec<(String, String, i64, i64)> = sqlx::query_as(&format!(
+                "SELECT l.location, l.sku, l.reserved, COALESCE(r.held, 0) FROM stock_levels l LEFT JOIN ( \
+                   SELECT o.location, ol.sku, CAST(SUM(ol.reserved_qty) AS BIGINT) AS held \
+                   FROM order_lines ol JOIN orders o ON o.order_id = ol.order_id \
+                   WHERE o.status IN {OPEN_STATUSES} GROUP BY o.location, ol.sku) r \
+                 ON r.location = l.location AND r.sku = l.sku \
+                 WHERE l.reserved <> COALESCE(r.held, 0) ORDER BY l.location, l.sku"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            for (location, sku, reserved, held) in promised {
+                report.violations.push(Violation {
+                    check: "reserved_matches_open_orders",
+                    sku: Some(sku),
+                    location: Some(location),
+                    detail: format!("reserved is {reserved}, open orders hold {held}"),
+                });
+            }
+            let (closed,): (i64,) = sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM order_lines ol JOIN orders o ON o.order_id = ol.order_id \
+                 WHERE o.status NOT IN {OPEN_STATUSES} AND ol.reserved_qty <> 0"
+            ))
+            .fetch_one(&mut *tx)
+            .await?;
+            if closed > 0 {
+                report.violations.push(Violation {
+                    check: "closed_orders_hold_nothing",
+                    sku: None,
+                    location: None,
+                    detail: format!("{closed} lines of closed orders still hold reservations"),
+                });
+            }
             let (movements, distinct): (i64, i64) =
                 sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT movement_id) FROM stock_movements").fetch_one(&mut *tx).await?;
             report.movements = movements;
@@ -123,19 +161,14 @@ where
                 write(sink, BackupRecord::Location(Location::try_from(row)?))?;
             }
         }
-        let products: Vec<ProductRow> = sqlx::query_as(
-            "SELECT sku, name, unit, price, currency, active, created_at, updated_at FROM products ORDER BY sku",
-        )
-        .fetch_all(&mut **tx)
-        .await?;
+        let products: Vec<ProductRow> = sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sku"))
+            .fetch_all(&mut **tx)
+            .await?;
         let mut products = products.into_iter().peekable();
         while products.peek().is_some() {
             let chunk: Vec<ProductRow> = products.by_ref().take(500).collect();
-            let skus: Vec<&str> = chunk.iter().map(|p| p.sku.as_str()).collect();
-            let mut gtins = Self::gtins_of(tx, &skus).await?;
-            for row in chunk {
-                let g = gtins.remove(&row.sku).unwrap_or_default();
-                write(sink, BackupRecord::Product(row.into_product(g)))?;
+            for product in Self::complete_products(tx, chunk).await? {
+                write(sink, BackupRecord::Product(product))?;
             }
         }
         {
@@ -160,6 +193,35 @@ where
                 .await?;
         for row in tokens {
             write(sink, BackupRecord::Token(TokenRecord::from(row)))?;
+        }
+        let lists: Vec<(String,)> = sqlx::query_as("SELECT code FROM price_lists ORDER BY code").fetch_all(&mut **tx).await?;
+        for (code,) in lists {
+            write(sink, BackupRecord::PriceList(Self::read_price_list(tx, &code).await?))?;
+        }
+        let customers: Vec<CustomerRow> =
+            sqlx::query_as(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY code")).fetch_all(&mut **tx).await?;
+        for row in customers {
+            let customer = Customer::try_from(row)?;
+            let entries = Self::read_entries(tx, "customer", &customer.code).await?;
+            let code = customer.code.clone();
+            write(sink, BackupRecord::Customer(customer))?;
+            if !entries.is_empty() {
+                write(sink, BackupRecord::CustomerPrices { customer: code, entries })?;
+            }
+        }
+        let orders: Vec<OrderRow> =
+            sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY order_seq")).fetch_all(&mut **tx).await?;
+        for row in orders {
+            let seq = row.order_seq;
+            write(sink, BackupRecord::Order { seq, order: Self::complete_order(tx, row).await? })?;
+        }
+        let keys: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT idempotency_key, request_hash, order_id, created_at FROM idempotency_keys ORDER BY idempotency_key",
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        for (key, request_hash, order_id, created_at) in keys {
+            write(sink, BackupRecord::IdempotencyKey { key, request_hash, order_id, created_at })?;
         }
         Ok(())
     }
@@ -218,21 +280,9 @@ where
                     .await?;
             }
             BackupRecord::Product(p) => {
-                sqlx::query(
-                    "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(p.sku.as_str())
-                .bind(p.name.as_str())
-                .bind(p.unit.as_str())
-                .bind(p.price)
-                .bind(p.currency.as_str())
-                .bind(p.active)
-                .bind(p.created_at)
-                .bind(p.updated_at)
-                .execute(&mut **tx)
-                .await?;
-                Self::put_gtins(tx, &p.sku, &p.gtins).await?;
+                if !Self::insert_product(tx, &p).await? {
+                    return Err(StoreError::conflict("already_exists", format!("product {} twice in the backup", p.sku)).into());
+                }
             }
             BackupRecord::Level(l) => {
                 sqlx::query(
@@ -281,7 +331,95 @@ where
                 .execute(&mut **tx)
                 .await?;
             }
+            BackupRecord::PriceList(list) => {
+                sqlx::query("INSERT INTO price_lists (code, name, currency, updated_at) VALUES ($1, $2, $3, $4)")
+                    .bind(list.code.as_str())
+                    .bind(list.name.as_str())
+                    .bind(list.currency.as_str())
+                    .bind(crate::core::now())
+                    .execute(&mut **tx)
+                    .await?;
+                Self::replace_rules(tx, "price_list", &list.code, &list.entries).await?;
+            }
+            BackupRecord::Customer(c) => {
+                sqlx::query(&format!("INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                    .bind(c.code.as_str())
+                    .bind(c.name.as_str())
+                    .bind(c.status.as_str())
+                    .bind(c.price_tier.as_deref())
+                    .bind(c.credit_limit)
+                    .bind(c.auto_confirm)
+                    .bind(to_json(&c.contacts))
+                    .bind(to_json(&c.ship_to))
+                    .bind(c.created_at)
+                    .bind(c.updated_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            BackupRecord::CustomerPrices { customer, entries } => Self::replace_rules(tx, "customer", &customer, &entries).await?,
+            BackupRecord::Order { seq, order } => Self::restore_order(tx, seq, &order).await?,
+            BackupRecord::IdempotencyKey { key, request_hash, order_id, created_at } => {
+                sqlx::query("INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(key)
+                    .bind(request_hash)
+                    .bind(order_id)
+                    .bind(created_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             BackupRecord::End { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn restore_order(tx: &mut Transaction<'static, DB>, seq: i64, o: &Order) -> Result<(), TxError> {
+        sqlx::query(&format!(
+            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(o.id.as_str())
+        .bind(seq)
+        .bind(o.number.as_str())
+        .bind(o.customer.as_str())
+        .bind(o.location.as_str())
+        .bind(o.status.as_str())
+        .bind(o.version)
+        .bind(o.credit_hold)
+        .bind(o.currency.as_str())
+        .bind(o.total)
+        .bind(o.ship_to.as_ref().map(to_json))
+        .bind(o.note.as_deref())
+        .bind(o.requested_date)
+        .bind(o.created_at)
+        .bind(o.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        Self::insert_lines(tx, &o.id, &o.lines).await?;
+        for (i, e) in o.timeline.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO order_events (order_id, event_no, at, actor, action, from_status, to_status, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(o.id.as_str())
+            .bind(i as i64 + 1)
+            .bind(e.at)
+            .bind(e.actor.as_str())
+            .bind(e.action.as_str())
+            .bind(e.from.map(OrderStatus::as_str))
+            .bind(e.to.map(OrderStatus::as_str))
+            .bind(e.detail.as_deref())
+            .execute(&mut **tx)
+            .await?;
+        }
+        for sh in &o.shipments {
+            sqlx::query("INSERT INTO shipments (order_id, shipment_no, carrier, tracking_number, shipped_at, lines) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(o.id.as_str())
+                .bind(sh.shipment_no)
+                .bind(sh.carrier.as_deref())
+                .bind(sh.tracking_number.as_deref())
+                .bind(sh.shipped_at)
+                .bind(to_json(&sh.lines))
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }

@@ -39,9 +39,23 @@ impl Dialect for Sqlite {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
-    async fn after_restore(_tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
-        // INTEGER PRIMARY KEY continues after the largest restored rowid by itself.
-        Ok(())
+        async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
+        let (seq,): (i64,) =
+            sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value")
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(seq)
+    }
+
+    async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
+        // INTEGER PRIMARY KEYs continue after the largest restored rowid by themselves; the
+        // order counter does not.
+        sqlx::query(
+            "UPDATE counters SET value = (SELECT COALESCE(MAX(order_seq), 0) FROM orders) WHERE name = 'order_number'",
+        )
+        .execute(&mut **tx)
+        .await
+        .map(drop)
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {

@@ -8,15 +8,30 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
-use domain::ids::{LocationCode, Sku};
-use domain::stock::{Applied, Level, Movement, NewMovement, Outcome, Rejection};
+use domain::ids::{LocationCode, MovementId, Sku};
+use domain::stock::{Applied, Level, Movement, MovementKind, NewMovement, Outcome, Rejection};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{LevelFilter, StoreError};
 
 use crate::core::{Core, Dialect, TxError, now, placeholders, retry};
 use crate::rows::{LevelRow, MOVEMENT_COLUMNS, MovementRow};
+
+/// A ledger row to append.
+pub(crate) struct LedgerEntry {
+    pub id: MovementId,
+    pub location: LocationCode,
+    pub sku: Sku,
+    pub kind: MovementKind,
+    pub qty: i64,
+    pub on_hand_delta: i64,
+    pub reserved_delta: i64,
+    pub on_hand_after: i64,
+    pub reason: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}
 
 const LEVEL_COLUMNS: &str = "location, sku, on_hand, reserved, incoming, updated_at";
 
@@ -25,7 +40,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -33,6 +48,8 @@ where
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -92,7 +109,7 @@ where
     }
 
     /// Which of `keys` exist in `table.column`.
-    async fn existing(
+    pub(crate) async fn existing(
         tx: &mut Transaction<'static, DB>,
         table: &str,
         column: &str,
@@ -161,34 +178,54 @@ where
             .bind(recorded_at)
             .execute(&mut **tx)
             .await?;
-        let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, reserved_delta, \
-             on_hand_after, reason, occurred_at, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10) RETURNING seq",
-        )
-        .bind(m.id.as_str())
-        .bind(m.location.as_str())
-        .bind(m.sku.as_str())
-        .bind(m.kind.as_str())
-        .bind(m.qty)
-        .bind(delta)
-        .bind(after)
-        .bind(m.reason.as_deref())
-        .bind(crate::core::micros(m.occurred_at))
-        .bind(recorded_at)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| match e.as_database_error() {
-            // The same id, applied at another level by a transaction that committed after
-            // this one looked: the next attempt finds it and answers `id_reused`.
-            Some(db) if db.is_unique_violation() => TxError::Retry(e),
-            _ => TxError::Sql(e),
-        })?;
+        let entry = LedgerEntry {
+            id: m.id.clone(),
+            location: m.location.clone(),
+            sku: m.sku.clone(),
+            kind: m.kind,
+            qty: m.qty,
+            on_hand_delta: delta,
+            reserved_delta: 0,
+            on_hand_after: after,
+            reason: m.reason.clone(),
+            occurred_at: crate::core::micros(m.occurred_at),
+            recorded_at,
+        };
+        let seq = Self::record_movement(tx, &entry).await?;
         Ok(Outcome::Applied(Applied {
             seq,
             on_hand: after,
             negative_stock: after < 0 && delta < 0,
         }))
+    }
+
+        /// Appends a row to the ledger and returns its position. A unique violation means the
+    /// same id was just applied at another level by a transaction that committed after this
+    /// one looked; the next attempt finds it, so it is retried.
+    pub(crate) async fn record_movement(tx: &mut Transaction<'static, DB>, e: &LedgerEntry) -> Result<i64, TxError> {
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, reserved_delta, \
+             on_hand_after, reason, occurred_at, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+        )
+        .bind(e.id.as_str())
+        .bind(e.location.as_str())
+        .bind(e.sku.as_str())
+        .bind(e.kind.as_str())
+        .bind(e.qty)
+        .bind(e.on_hand_delta)
+        .bind(e.reserved_delta)
+        .bind(e.on_hand_after)
+        .bind(e.reason.as_deref())
+        .bind(e.occurred_at)
+        .bind(e.recorded_at)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => TxError::Retry(e),
+            _ => TxError::Sql(e),
+        })?;
+        Ok(seq)
     }
 
     /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,

@@ -1,15 +1,18 @@
 //! [`Store`] for every [`Core`]: the trait's methods delegate to the generic use cases.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::auth::Role;
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::customer::{Customer, CustomerPatch};
+use domain::order::{NewOrder, Order, OrderFilter};
+use domain::pricing::{PriceEntry, PriceList};
 use domain::ids::{LocationCode, Sku};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
-    ExportSink, ImportSummary, LevelFilter, RestoreSource, Store, StoreError, TokenInfo,
-    VerifyReport,
+    ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed, Quote, RestoreSource, Store, StoreError,
+    TokenInfo, VerifyReport,
 };
 
 use crate::core::{Core, Dialect, map_sql};
@@ -20,7 +23,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -28,6 +31,8 @@ where
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -107,6 +112,65 @@ where
         limit: i64,
     ) -> Result<Vec<Movement>, StoreError> {
         Core::list_movements(self, location, sku, before, limit).await
+    }
+
+    async fn create_customer(&self, customer: Customer) -> Result<Customer, StoreError> {
+        Core::create_customer(self, customer).await
+    }
+
+    async fn get_customer(&self, code: &str) -> Result<Customer, StoreError> {
+        Core::get_customer(self, code).await
+    }
+
+    async fn update_customer(&self, code: &str, patch: CustomerPatch, now: DateTime<Utc>) -> Result<Customer, StoreError> {
+        Core::update_customer(self, code, patch, now).await
+    }
+
+    async fn list_customers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Customer>, StoreError> {
+        Core::list_customers(self, after, limit).await
+    }
+
+    async fn put_price_list(&self, list: PriceList) -> Result<PriceList, StoreError> {
+        Core::put_price_list(self, list).await
+    }
+
+    async fn get_price_list(&self, code: &str) -> Result<PriceList, StoreError> {
+        Core::get_price_list(self, code).await
+    }
+
+    async fn put_customer_prices(&self, customer: &str, entries: Vec<PriceEntry>) -> Result<Vec<PriceEntry>, StoreError> {
+        Core::put_customer_prices(self, customer, entries).await
+    }
+
+    async fn customer_prices(&self, customer: &str) -> Result<Vec<PriceEntry>, StoreError> {
+        Core::customer_prices(self, customer).await
+    }
+
+    async fn quote(&self, customer: &str, sku: &Sku, qty: i64, on: NaiveDate) -> Result<Quote, StoreError> {
+        Core::quote(self, customer, sku, qty, on).await
+    }
+
+    async fn place_order(&self, order: NewOrder, meta: PlaceMeta) -> Result<Placed, StoreError> {
+        Core::place_order(self, order, meta).await
+    }
+
+    async fn get_order(&self, id_or_number: &str) -> Result<Order, StoreError> {
+        Core::get_order(self, id_or_number).await
+    }
+
+    async fn list_orders(&self, filter: &OrderFilter, before: Option<i64>, limit: i64) -> Result<Vec<(i64, Order)>, StoreError> {
+        Core::list_orders(self, filter, before, limit).await
+    }
+
+    async fn act_on_order(
+        &self,
+        id: &str,
+        command: OrderCommand,
+        expected_version: Option<i64>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        Core::act_on_order(self, id, command, expected_version, actor, now).await
     }
 
     async fn insert_token(

@@ -11,11 +11,16 @@
 //! {"type":"level", …}
 //! {"type":"movement", …}
 //! {"type":"token", …}
+//! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
+//! {"type":"order", …} {"type":"idempotency_key", …}
 //! {"type":"end","records":1234}
 //! ```
 
 use chrono::{DateTime, Utc};
 use domain::catalog::{Location, Product};
+use domain::customer::Customer;
+use domain::order::Order;
+use domain::pricing::{PriceEntry, PriceList};
 use domain::stock::{Level, Movement};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +73,35 @@ pub enum BackupRecord {
     Movement(Movement),
     /// An API token.
     Token(TokenRecord),
+    /// A price list with its entries.
+    PriceList(PriceList),
+    /// A customer.
+    Customer(Customer),
+    /// A customer's own prices.
+    CustomerPrices {
+        /// The customer's code.
+        customer: String,
+        /// Its prices.
+        entries: Vec<PriceEntry>,
+    },
+    /// An order with its lines, shipments and timeline.
+    Order {
+        /// The order's sequence number (behind its number and list order).
+        seq: i64,
+        /// The order.
+        order: Order,
+    },
+    /// An idempotency key and the order it created.
+    IdempotencyKey {
+        /// The client's key.
+        key: String,
+        /// Hash of the request that used it.
+        request_hash: String,
+        /// The order it created.
+        order_id: String,
+        /// When.
+        created_at: DateTime<Utc>,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -81,6 +81,9 @@ pub fn product(sku: &str, price: i64, gtins: &[&str]) -> NewProduct {
         currency: None,
         gtins: Some(gtins.iter().map(|g| (*g).to_owned()).collect()),
         active: None,
+        packs: None,
+        min_order_qty: None,
+        order_multiple: None,
     }
     .validate()
     .expect("valid product")

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// The input refers to things that do not exist; nothing was changed.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// An order operation was refused by a business rule; nothing was changed.
+    #[error("{0}")]
+    Order(#[from] domain::order::OrderError),
     /// The database cannot be reached or is overloaded; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),

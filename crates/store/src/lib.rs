@@ -13,7 +13,11 @@ mod error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::auth::Role;
+use chrono::NaiveDate;
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::customer::{Customer, CustomerPatch};
+use domain::order::{NewOrder, Order, OrderFilter, OrderPatch, Quantities};
+use domain::pricing::{PriceEntry, PriceList, PriceSource};
 use domain::ids::{LocationCode, Sku};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use serde::Serialize;
@@ -84,6 +88,68 @@ impl VerifyReport {
     }
 }
 
+/// The price a customer pays for a quantity of a SKU, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    /// The product.
+    pub sku: String,
+    /// Base units priced.
+    pub qty: i64,
+    /// Price per base unit, minor units.
+    pub unit_price: i64,
+    /// Currency of the price.
+    pub currency: String,
+    /// Where the price came from.
+    pub source: PriceSource,
+    /// The quantity break that applied.
+    pub min_qty: i64,
+    /// The product's base unit.
+    pub unit: String,
+}
+
+/// Who places an order and under which idempotency key.
+#[derive(Debug, Clone)]
+pub struct PlaceMeta {
+    /// The new order's id (chosen by the caller, so it can be random).
+    pub order_id: String,
+    /// The client's `Idempotency-Key`.
+    pub idempotency_key: String,
+    /// A hash of the request; the same key with another hash is refused.
+    pub request_hash: String,
+    /// The token's name, for the timeline.
+    pub actor: String,
+    /// The order's date and time.
+    pub now: DateTime<Utc>,
+}
+
+/// A placed order, and whether this call created it (false: an idempotent replay).
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// The order.
+    pub order: Order,
+    /// False when the idempotency key named an existing order.
+    pub created: bool,
+}
+
+/// Something done to an existing order.
+#[derive(Debug, Clone)]
+pub enum OrderCommand {
+    /// Accept at review (lifts a credit hold).
+    Approve,
+    /// Refuse at review, releasing reservations.
+    Reject(Option<String>),
+    /// Withdraw before the first shipment, releasing reservations.
+    Cancel(Option<String>),
+    /// Ship quantities (base units), turning reservation into an on_hand decrease.
+    Ship(Quantities),
+    /// Record delivery.
+    Deliver,
+    /// Take goods back after delivery, restocking them.
+    Return(Quantities),
+    /// Change lines, address or note; needs the current version.
+    Edit(OrderPatch),
+}
+
 /// Where [`Store::export`] writes a snapshot, record by record, in a fixed table order.
 pub type ExportSink<'a> = dyn FnMut(BackupRecord) -> std::io::Result<()> + Send + 'a;
 
@@ -146,6 +212,47 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Movement>>;
+
+    /// Creates a customer; `Conflict` when its code exists, `Invalid` on an unknown tier.
+    async fn create_customer(&self, customer: Customer) -> Result<Customer>;
+    /// One customer; `NotFound` when unknown.
+    async fn get_customer(&self, code: &str) -> Result<Customer>;
+    /// Changes a customer; `Invalid` naming a bad field or an unknown tier.
+    async fn update_customer(&self, code: &str, patch: CustomerPatch, now: DateTime<Utc>) -> Result<Customer>;
+    /// Customers ordered by code, after `after`, at most `limit`.
+    async fn list_customers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Customer>>;
+
+    /// Creates or replaces a price list with all its entries; `Invalid` on unknown SKUs.
+    async fn put_price_list(&self, list: PriceList) -> Result<PriceList>;
+    /// One price list with its entries; `NotFound` when unknown.
+    async fn get_price_list(&self, code: &str) -> Result<PriceList>;
+    /// Replaces every customer-specific price of a customer; `Invalid` on unknown SKUs.
+    async fn put_customer_prices(&self, customer: &str, entries: Vec<PriceEntry>) -> Result<Vec<PriceEntry>>;
+    /// A customer's own prices.
+    async fn customer_prices(&self, customer: &str) -> Result<Vec<PriceEntry>>;
+    /// The price `customer` pays for `qty` base units of `sku` on day `on`.
+    async fn quote(&self, customer: &str, sku: &Sku, qty: i64, on: NaiveDate) -> Result<Quote>;
+
+    /// Places an order in one transaction: validates references and units, prices every
+    /// line, checks expected prices and credit, reserves every line (all or nothing) and
+    /// records the order, its timeline and the reservations in the ledger. The same
+    /// idempotency key with the same request returns the first order.
+    async fn place_order(&self, order: NewOrder, meta: PlaceMeta) -> Result<Placed>;
+    /// One order by id or number; `NotFound` when unknown.
+    async fn get_order(&self, id_or_number: &str) -> Result<Order>;
+    /// Orders newest first, placed before the order with sequence `before`, with each
+    /// order's sequence for the next cursor.
+    async fn list_orders(&self, filter: &OrderFilter, before: Option<i64>, limit: i64) -> Result<Vec<(i64, Order)>>;
+    /// Applies a command to an order in one transaction, checking its status (and its
+    /// version, when given) under a lock.
+    async fn act_on_order(
+        &self,
+        id: &str,
+        command: OrderCommand,
+        expected_version: Option<i64>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Order>;
 
     /// Stores a new token by the hash of its secret.
     async fn insert_token(

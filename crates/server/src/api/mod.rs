@@ -1,7 +1,9 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
+mod customers;
 mod health;
 mod locations;
+mod orders;
 mod products;
 mod stock;
 
@@ -18,7 +20,9 @@ pub fn router() -> Router<AppState> {
         Router::new()
             .merge(locations::router())
             .merge(products::router())
-            .merge(stock::router()),
+                        .merge(stock::router())
+            .merge(customers::router())
+            .merge(orders::router()),
     )
 }
 

@@ -44,9 +44,8 @@ impl TestApp {
             )
             .await
             .unwrap();
-        let app = build_app(AppState {
-            store: db.store.clone(),
-        });
+                let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
+        let app = build_app(AppState { store: db.store.clone(), default_location });
         let this = Self { app, token, db };
         this.post(
             "/api/v1/locations",

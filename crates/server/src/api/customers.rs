@@ -1,0 +1,149 @@
+//! `/customers` and `/price-lists`: who buys, and at which prices.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use domain::customer::{Customer, CustomerInput, CustomerPatch};
+use domain::ids::Sku;
+use domain::pricing::{self, PriceEntry, PriceEntryInput, PriceList, PriceListInput};
+use domain::validation;
+use serde::Deserialize;
+use store::Quote;
+
+use super::param;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::extract::{self, Query};
+use crate::page::{Page, PageQuery};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/customers", post(create).get(list))
+        .route("/customers/{code}", get(show).patch(update))
+        .route("/customers/{code}/prices", get(prices))
+        .route("/customers/{code}/price-rules", put(put_rules).get(rules))
+        .route("/price-lists/{code}", put(put_list).get(show_list))
+}
+
+fn code(field: &str, value: &str) -> Result<String, AppError> {
+    param(|f, v| validation::code(f, v, 32), field, value)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    _caller: Caller,
+    extract::Json(input): extract::Json<CustomerInput>,
+) -> Result<(StatusCode, Json<Customer>), AppError> {
+    let customer = state.store.create_customer(input.validate(Utc::now())?).await?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}
+
+async fn list(State(state): State<AppState>, _caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Page<Customer>>, AppError> {
+    let limit = page.limit()?;
+    let after = page.cursor(1)?.map(|mut key| key.remove(0));
+    let items = state.store.list_customers(after.as_deref(), limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |c| vec![c.code.clone()])))
+}
+
+async fn show(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<Customer>, AppError> {
+    Ok(Json(state.store.get_customer(&code("code", &c)?).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+    extract::Json(patch): extract::Json<CustomerPatch>,
+) -> Result<Json<Customer>, AppError> {
+    Ok(Json(state.store.update_customer(&code("code", &c)?, patch, Utc::now()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceQuery {
+    sku: Option<String>,
+    qty: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The prices the customer pays today: for one SKU (`?sku=`, at `?qty=` base units, 1 by
+/// default) or page by page over the catalog.
+async fn prices(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+    Query(q): Query<PriceQuery>,
+) -> Result<Json<Page<Quote>>, AppError> {
+    let customer = code("code", &c)?;
+    let qty = match q.qty.as_deref() {
+        None => 1,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=domain::stock::MAX_QTY).contains(n))
+            .ok_or_else(|| AppError::field("qty", "out_of_range", "qty is a whole number of base units, 1 or more"))?,
+    };
+    let today = Utc::now().date_naive();
+    if let Some(sku) = q.sku.as_deref() {
+        let sku = param(Sku::parse, "sku", sku)?;
+        return Ok(Json(Page { items: vec![state.store.quote(&customer, &sku, qty, today).await?], next: None }));
+    }
+    state.store.get_customer(&customer).await?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let after = page.cursor(1)?.map(|mut key| Sku::from_trusted(key.remove(0)));
+    let products = state.store.list_products(after.as_ref(), limit + 1).await?;
+    let mut quotes = Vec::with_capacity(products.len());
+    for product in &products {
+        quotes.push(state.store.quote(&customer, &product.sku, qty, today).await?);
+    }
+    Ok(Json(Page::from_overfetch(quotes, limit, |q| vec![q.sku.clone()])))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rules {
+    entries: Vec<PriceEntryInput>,
+}
+
+#[derive(serde::Serialize)]
+struct Entries {
+    customer: String,
+    entries: Vec<PriceEntry>,
+}
+
+/// Replaces every price agreed with this customer.
+async fn put_rules(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+    extract::Json(rules): extract::Json<Rules>,
+) -> Result<Json<Entries>, AppError> {
+    let customer = code("code", &c)?;
+    let entries = state.store.put_customer_prices(&customer, pricing::validate_entries(&rules.entries)?).await?;
+    Ok(Json(Entries { customer, entries }))
+}
+
+async fn rules(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<Entries>, AppError> {
+    let customer = code("code", &c)?;
+    let entries = state.store.customer_prices(&customer).await?;
+    Ok(Json(Entries { customer, entries }))
+}
+
+/// Creates or replaces a price list with all its entries.
+async fn put_list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+    extract::Json(input): extract::Json<PriceListInput>,
+) -> Result<Json<PriceList>, AppError> {
+    Ok(Json(state.store.put_price_list(input.validate(&c)?).await?))
+}
+
+async fn show_list(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<PriceList>, AppError> {
+    Ok(Json(state.store.get_price_list(&code("code", &c)?).await?))
+}

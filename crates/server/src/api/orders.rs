@@ -1,0 +1,251 @@
+//! `/orders`: placing, reading, reviewing, editing, shipping and returning B2B orders.
+//!
+//! Handlers only parse, validate and call the store; every rule that needs the database
+//! (prices, stock, credit, transitions) is decided inside one store transaction.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use domain::ids::Sku;
+use domain::order::{self, Order, OrderFilter, OrderInput, OrderPatchInput, OrderStatus, ReturnInput, ShipInput};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use store::{OrderCommand, PlaceMeta};
+
+use super::param;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::extract::{self, OptionalJson, Query};
+use crate::page::{Page, PageQuery};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orders", post(place).get(list))
+        .route("/orders/{id}", get(show).patch(edit))
+        .route("/orders/{id}/approve", post(approve))
+        .route("/orders/{id}/reject", post(reject))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/ship", post(ship))
+        .route("/orders/{id}/deliver", post(deliver))
+        .route("/orders/{id}/return", post(take_back))
+        .route("/orders/{id}/reorder", post(reorder))
+}
+
+/// An order with its version as `ETag`, for the next `If-Match`.
+struct OrderReply(StatusCode, Order);
+
+impl IntoResponse for OrderReply {
+    fn into_response(self) -> Response {
+        let OrderReply(status, order) = self;
+        let mut headers = HeaderMap::new();
+        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", order.version)) {
+            headers.insert(header::ETAG, etag);
+        }
+        if status == StatusCode::CREATED {
+            if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
+                headers.insert(header::LOCATION, location);
+            }
+        }
+        (status, headers, Json(order)).into_response()
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
+    let value = headers
+        .get("idempotency-key")
+        .ok_or_else(|| AppError::field("Idempotency-Key", "required", "send an Idempotency-Key header; a retry with the same key is safe"))?;
+    let text = value.to_str().map_err(|_| AppError::field("Idempotency-Key", "bad_format", "Idempotency-Key is visible ASCII"))?;
+    Ok(order::idempotency_key(text)?)
+}
+
+/// The version in `If-Match` (`3`, `"3"` or `W/"3"`), if sent.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse::<i64>()
+        .map(Some)
+        .map_err(|_| AppError::field("If-Match", "bad_format", "If-Match is the order's version, e.g. \"3\""))
+}
+
+/// A random order id in UUID v4 form: unguessable, so ids reveal nothing about volumes.
+fn new_order_id() -> Result<String, AppError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+}
+
+async fn place_input(state: &AppState, caller: &Caller, key: String, input: &OrderInput) -> Result<OrderReply, AppError> {
+    let order = input.validate(state.default_location.as_ref())?;
+    let canonical = serde_json::to_vec(input).map_err(|e| AppError::Internal(e.to_string()))?;
+    let meta = PlaceMeta {
+        order_id: new_order_id()?,
+        idempotency_key: key,
+        request_hash: Sha256::digest(&canonical).iter().map(|b| format!("{b:02x}")).collect(),
+        actor: caller.0.name.clone(),
+        now: Utc::now(),
+    };
+    let placed = state.store.place_order(order, meta).await?;
+    Ok(OrderReply(StatusCode::CREATED, placed.order))
+}
+
+/// Places an order. The same `Idempotency-Key` with the same body answers with the same
+/// order (201); with another body, 422 `idempotency_key_reused`.
+async fn place(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    extract::Json(input): extract::Json<OrderInput>,
+) -> Result<OrderReply, AppError> {
+    let key = idempotency_key(&headers)?;
+    place_input(&state, &caller, key, &input).await
+}
+
+/// Places a new order with the lines of an old one, priced and checked as of now.
+async fn reorder(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+    let key = idempotency_key(&headers)?;
+    let old = state.store.get_order(&id).await?;
+    place_input(&state, &caller, key, &old.as_input()).await
+}
+
+async fn show(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+    Ok(OrderReply(StatusCode::OK, state.store.get_order(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    customer: Option<String>,
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    sku: Option<String>,
+    q: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// A time bound: RFC 3339, or a date (`to=` a date includes that whole day).
+fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| AppError::field(field, "bad_format", format!("{field} is a date (2026-11-22) or an RFC 3339 time")))?;
+    let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
+}
+
+#[derive(Serialize)]
+struct OrderPage {
+    items: Vec<Order>,
+    next: Option<String>,
+}
+
+/// Orders, newest first, filtered.
+async fn list(State(state): State<AppState>, _caller: Caller, Query(q): Query<ListQuery>) -> Result<Json<OrderPage>, AppError> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let before = match page.cursor(1)? {
+        Some(key) => Some(key[0].parse::<i64>().map_err(|_| AppError::field("cursor", "bad_cursor", "cursor is not one this API returned"))?),
+        None => None,
+    };
+    let filter = OrderFilter {
+        customer: q.customer.as_deref().map(|c| param(|f, v| domain::validation::code(f, v, 32), "customer", c)).transpose()?,
+        status: q.status.as_deref().map(|s| param(OrderStatus::parse, "status", s)).transpose()?,
+        from: q.from.as_deref().map(|t| bound("from", t, false)).transpose()?,
+        to: q.to.as_deref().map(|t| bound("to", t, true)).transpose()?,
+        sku: q.sku.as_deref().map(|s| param(Sku::parse, "sku", s)).transpose()?,
+        q: q.q.filter(|t| !t.trim().is_empty()).map(|t| t.trim().chars().take(100).collect()),
+    };
+    let rows = state.store.list_orders(&filter, before, limit + 1).await?;
+    let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
+    Ok(Json(OrderPage { items: page.items.into_iter().map(|(_, o)| o).collect(), next: page.next }))
+}
+
+/// Changes lines, address or note of an order that has not shipped; needs `If-Match`.
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<OrderPatchInput>,
+) -> Result<OrderReply, AppError> {
+    let version = if_match(&headers)?.ok_or(AppError::PreconditionRequired)?;
+    let patch = input.validate()?;
+    act(&state, &caller, &headers, &id, OrderCommand::Edit(patch), Some(version)).await
+}
+
+async fn act(state: &AppState, caller: &Caller, headers: &HeaderMap, id: &str, command: OrderCommand, version: Option<i64>) -> Result<OrderReply, AppError> {
+    let version = match version {
+        Some(v) => Some(v),
+        None => if_match(headers)?,
+    };
+    let order = state.store.act_on_order(id, command, version, &caller.0.name, Utc::now()).await?;
+    Ok(OrderReply(StatusCode::OK, order))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: Option<String>,
+}
+
+fn reason(body: Option<Reason>) -> Result<Option<String>, AppError> {
+    body.and_then(|b| b.reason).map(|r| domain::validation::text("reason", &r, 200)).transpose().map_err(|e| AppError::Validation(vec![e]))
+}
+
+async fn approve(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Reason>,
+) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Reject(reason(body)?), None).await
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Reason>,
+) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Cancel(reason(body)?), None).await
+}
+
+async fn ship(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<ShipInput>,
+) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Ship(input.validate()?), None).await
+}
+
+async fn deliver(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Deliver, None).await
+}
+
+async fn take_back(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<ReturnInput>,
+) -> Result<OrderReply, AppError> {
+    act(&state, &caller, &headers, &id, OrderCommand::Return(input.validate()?), None).await
+}

@@ -1,0 +1,311 @@
+//! Placing an order: one transaction that validates, prices, checks credit, reserves every
+//! line (all or nothing) and records the order. See [`store::Store::place_order`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::FieldError;
+use domain::catalog::Product;
+use domain::customer::{Customer, CustomerStatus};
+use domain::order::{NewLine, NewOrder, OrderError, OrderLine, OrderStatus, PriceChange};
+use domain::pricing::{self, PriceSource};
+use domain::stock::MovementKind;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
+use store::{PlaceMeta, Placed, StoreError};
+
+use super::OrderStep;
+use crate::core::{Core, Dialect, TxError, micros, placeholders, retry};
+use crate::rows::{PRODUCT_COLUMNS, ProductRow, to_json};
+
+/// A line priced and converted, ready to store.
+pub(crate) struct Priced {
+    pub line: OrderLine,
+    pub currency: String,
+}
+
+impl<DB: Dialect> Core<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn place_order(&self, order: NewOrder, meta: PlaceMeta) -> Result<Placed, StoreError> {
+        let at = micros(meta.now);
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            if let Some(order) = Self::replay(&mut tx, &meta).await? {
+                tx.commit().await?;
+                return Ok(Placed { order, created: false });
+            }
+            let customer = Self::ordering_customer(&mut tx, &order.customer).await?;
+            let known = Self::existing(&mut tx, "locations", "code", &[order.location.as_str()].into()).await?;
+            if known.is_empty() {
+                let message = format!("no location {}", order.location);
+                return Err(StoreError::Invalid(vec![FieldError::new("location", "unknown_location", message)]).into());
+            }
+            let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], at.date_naive()).await?;
+            let (total, currency) = Self::total(&priced)?;
+            let credit_hold = match customer.credit_limit {
+                Some(limit) => Self::open_order_value(&mut tx, &customer.code, None).await?.saturating_add(total) > limit,
+                None => false,
+            };
+            let status = if customer.auto_confirm && !credit_hold { OrderStatus::Confirmed } else { OrderStatus::PendingReview };
+            let seq = DB::next_order_seq(&mut tx).await?;
+            let number = format!("SO-{}-{seq:06}", at.format("%Y%m%d"));
+            let ship_to = order.ship_to.clone().or_else(|| customer.ship_to.first().cloned());
+            sqlx::query(
+                "INSERT INTO orders (order_id, order_seq, number, customer, location, status, version, credit_hold, \
+                 currency, total, ship_to, note, requested_date, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $13)",
+            )
+            .bind(meta.order_id.as_str())
+            .bind(seq)
+            .bind(number.as_str())
+            .bind(customer.code.as_str())
+            .bind(order.location.as_str())
+            .bind(status.as_str())
+            .bind(credit_hold)
+            .bind(currency.as_str())
+            .bind(total)
+            .bind(ship_to.as_ref().map(to_json))
+            .bind(order.note.as_deref())
+            .bind(order.requested_date)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let step = OrderStep {
+                order_id: &meta.order_id,
+                number: &number,
+                location: order.location.as_str(),
+                event_no: 1,
+                actor: &meta.actor,
+                at,
+            };
+            let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
+            Self::reserve_lines(&mut tx, &step, &lines).await?;
+            Self::insert_lines(&mut tx, &meta.order_id, &lines).await?;
+            let detail = credit_hold.then_some("credit_hold");
+            Self::record_event(&mut tx, &step, "placed", None, Some(status), detail).await?;
+            sqlx::query(
+                "INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(meta.idempotency_key.as_str())
+            .bind(meta.request_hash.as_str())
+            .bind(meta.order_id.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match e.as_database_error() {
+                // The same key, placed by a transaction that committed after this one looked.
+                Some(db) if db.is_unique_violation() => TxError::Retry(e),
+                _ => TxError::Sql(e),
+            })?;
+            let row = Self::order_row(&mut tx, &meta.order_id, false).await?;
+            let placed = Self::complete_order(&mut tx, row).await?;
+            tx.commit().await?;
+            Ok(Placed { order: placed, created: true })
+        })
+        .await
+    }
+
+    /// The order an idempotency key already created, or `IdempotencyKeyReused` when the key
+    /// came with another request.
+    async fn replay(tx: &mut Transaction<'static, DB>, meta: &PlaceMeta) -> Result<Option<domain::order::Order>, TxError> {
+        let found: Option<(String, String)> =
+            sqlx::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE idempotency_key = $1")
+                .bind(meta.idempotency_key.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+        match found {
+            None => Ok(None),
+            Some((hash, _)) if hash != meta.request_hash => Err(StoreError::Order(OrderError::IdempotencyKeyReused).into()),
+            Some((_, order_id)) => {
+                let row = Self::order_row(tx, &order_id, false).await?;
+                Ok(Some(Self::complete_order(tx, row).await?))
+            }
+        }
+    }
+
+    /// The customer of a new order: it must exist and be active. Locked when it has a credit
+    /// limit, so that two orders cannot both pass the same credit check.
+    pub(crate) async fn ordering_customer(tx: &mut Transaction<'static, DB>, code: &str) -> Result<Customer, TxError> {
+        let customer = match Self::read_customer(tx, code, false).await {
+            Err(TxError::Store(StoreError::NotFound { .. })) => {
+                let error = FieldError::new("customer", "unknown_customer", format!("no customer {code}"));
+                return Err(StoreError::Invalid(vec![error]).into());
+            }
+            other => other?,
+        };
+        if customer.status == CustomerStatus::Suspended {
+            return Err(StoreError::Order(OrderError::CustomerSuspended(customer.code)).into());
+        }
+        if customer.credit_limit.is_some() && !DB::LOCK_ROWS.is_empty() {
+            return Self::read_customer(tx, code, true).await;
+        }
+        Ok(customer)
+    }
+
+    /// Converts and prices `lines` (`lines[i]` in errors). A line equal to one of `keep`
+    /// (same SKU, quantity and unit) keeps that line's price; the others get today's.
+    pub(crate) async fn price_lines(
+        tx: &mut Transaction<'static, DB>,
+        customer: &Customer,
+        lines: &[NewLine],
+        keep: &[OrderLine],
+        on: NaiveDate,
+    ) -> Result<Vec<Priced>, TxError> {
+        let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+        let products = Self::products_by_sku(tx, &skus).await?;
+        let rules = Self::rules_for(tx, customer, &skus).await?;
+        let tier_currency = Self::tier_currency(tx, customer).await?;
+        let mut errors = Vec::new();
+        let mut changes = Vec::new();
+        let mut priced = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = |name: &str| format!("lines[{i}].{name}");
+            let Some(product) = products.get(line.sku.as_str()) else {
+                errors.push(FieldError::new(field("sku"), "unknown_sku", format!("no product {}", line.sku)));
+                continue;
+            };
+            if !product.active {
+                errors.push(FieldError::new(field("sku"), "inactive_product", format!("{} cannot be ordered now", line.sku)));
+                continue;
+            }
+            let (unit, factor, base_qty) = match product.order_rules().to_base(line.qty, line.unit.as_deref()) {
+                Ok(converted) => converted,
+                Err(e) => {
+                    errors.push(e.within(&format!("lines[{i}]")));
+                    continue;
+                }
+            };
+            let kept = keep.iter().find(|k| k.sku == line.sku.as_str() && k.qty == line.qty && k.unit == unit);
+            let (base_unit_price, source, currency) = match kept {
+                Some(k) => (k.base_unit_price, k.price_source, None),
+                None => {
+                    let r = pricing::resolve(product.price, rules.get(line.sku.as_str()).map_or(&[][..], Vec::as_slice), base_qty, on);
+                    let currency = match r.source {
+                        PriceSource::Tier => tier_currency.clone(),
+                        _ => None,
+                    };
+                    (r.unit_price, r.source, currency)
+                }
+            };
+            let amounts = base_unit_price.checked_mul(factor).zip(base_unit_price.checked_mul(base_qty));
+            let Some((unit_price, line_total)) = amounts else {
+                errors.push(FieldError::new(field("qty"), "out_of_range", "the line's total is too large"));
+                continue;
+            };
+            if let Some(expected) = line.expected_unit_price.filter(|e| *e != unit_price) {
+                changes.push(PriceChange { sku: line.sku.to_string(), unit: unit.clone(), expected_unit_price: expected, unit_price });
+            }
+            priced.push(Priced {
+                currency: currency.unwrap_or_else(|| product.currency.to_string()),
+                line: OrderLine {
+                    line_no: i as i64 + 1,
+                    sku: line.sku.to_string(),
+                    unit,
+                    unit_factor: factor,
+                    qty: line.qty,
+                    base_qty,
+                    unit_price,
+                    base_unit_price,
+                    price_source: source,
+                    line_total,
+                    reserved_qty: base_qty,
+                    shipped_qty: 0,
+                    returned_qty: 0,
+                },
+            });
+        }
+        if let Some(first) = priced.first().map(|p| p.currency.clone()) {
+            for (i, p) in priced.iter().enumerate().filter(|(_, p)| p.currency != first) {
+                let message = format!("{} is priced in {}, the order in {first}", p.line.sku, p.currency);
+                errors.push(FieldError::new(format!("lines[{i}].sku"), "currency_mismatch", message));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors).into());
+        }
+        if !changes.is_empty() {
+            return Err(StoreError::Order(OrderError::PriceChanged { prices: changes }).into());
+        }
+        Ok(priced)
+    }
+
+    /// The order total and currency, refusing a total beyond `i64`.
+    pub(crate) fn total(priced: &[Priced]) -> Result<(i64, String), TxError> {
+        let total = priced.iter().try_fold(0i64, |sum, p| sum.checked_add(p.line.line_total));
+        let total = total.ok_or_else(|| StoreError::Invalid(vec![FieldError::new("lines", "out_of_range", "the order's total is too large")]))?;
+        let currency = priced.first().map_or_else(|| "CNY".to_owned(), |p| p.currency.clone());
+        Ok((total, currency))
+    }
+
+    async fn products_by_sku(tx: &mut Transaction<'static, DB>, skus: &[&str]) -> Result<HashMap<String, Product>, TxError> {
+        let mut rows: Vec<ProductRow> = Vec::with_capacity(skus.len());
+        for chunk in skus.chunks(500) {
+            let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku IN ({})", placeholders(1, chunk.len()));
+            let mut query = sqlx::query_as::<DB, ProductRow>(&sql);
+            for sku in chunk {
+                query = query.bind(*sku);
+            }
+            rows.extend(query.fetch_all(&mut **tx).await?);
+        }
+        Ok(Self::complete_products(tx, rows).await?.into_iter().map(|p| (p.sku.to_string(), p)).collect())
+    }
+
+    /// Reserves every line in SKU order; refuses with every shortage when any line is short.
+    pub(crate) async fn reserve_lines(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, lines: &[OrderLine]) -> Result<(), TxError> {
+        let mut sorted: Vec<&OrderLine> = lines.iter().collect();
+        sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let mut shortages = Vec::new();
+        for line in sorted {
+            if let Some(short) = Self::move_for_order(tx, step, &line.sku, MovementKind::Reserve, line.base_qty).await? {
+                shortages.push(short);
+            }
+        }
+        if shortages.is_empty() {
+            Ok(())
+        } else {
+            shortages.sort_by(|a, b| lines.iter().position(|l| l.sku == a.sku).cmp(&lines.iter().position(|l| l.sku == b.sku)));
+            Err(StoreError::Order(OrderError::InsufficientStock { shortages }).into())
+        }
+    }
+
+    pub(crate) async fn insert_lines(tx: &mut Transaction<'static, DB>, order_id: &str, lines: &[OrderLine]) -> Result<(), TxError> {
+        for l in lines {
+            sqlx::query(&format!(
+                "INSERT INTO order_lines (order_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                crate::rows::LINE_COLUMNS
+            ))
+            .bind(order_id)
+            .bind(l.line_no)
+            .bind(l.sku.as_str())
+            .bind(l.unit.as_str())
+            .bind(l.unit_factor)
+            .bind(l.qty)
+            .bind(l.base_qty)
+            .bind(l.unit_price)
+            .bind(l.base_unit_price)
+            .bind(l.price_source.as_str())
+            .bind(l.line_total)
+            .bind(l.reserved_qty)
+            .bind(l.shipped_qty)
+            .bind(l.returned_qty)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
