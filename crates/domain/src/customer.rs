@@ -98,15 +98,14 @@ impl Contact {
         let name = errors.take(validation::text("name", &self.name, 100));
         let phone = optional(&mut errors, "phone", &self.phone, 40);
         let email = optional(&mut errors, "email", &self.email, 200);
-        if let Some(e) = &email {
-            if !e.contains('@') || e.contains(char::is_whitespace) {
+        if let Some(e) = &email
+            && (!e.contains('@') || e.contains(char::is_whitespace)) {
                 errors.push(FieldError::new(
                     "email",
                     "bad_format",
                     "email is an address such as buyer@example.com",
                 ));
             }
-        }
         errors.finish(|| {
             Some(Contact {
                 name: name?,
@@ -129,15 +128,14 @@ impl Address {
         let province = optional(&mut errors, "province", &self.province, 100);
         let postal_code = optional(&mut errors, "postal_code", &self.postal_code, 20);
         let country = optional(&mut errors, "country", &self.country, 2);
-        if let Some(c) = &country {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+        if let Some(c) = &country
+            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase())) {
                 errors.push(FieldError::new(
                     "country",
                     "bad_format",
                     "country is a two-letter ISO 3166 code such as CN",
                 ));
             }
-        }
         errors.finish(|| {
             Some(Address {
                 name: name?,

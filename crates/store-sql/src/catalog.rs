@@ -12,7 +12,6 @@ use store::{ImportSummary, StoreError};
 use crate::core::{Core, Dialect, TxError, now, retry};
 use crate::rows::{LocationRow, PRODUCT_COLUMNS, ProductRow};
 
-
 impl<DB: Dialect> Core<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -87,7 +86,11 @@ where
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             if !Self::insert_product(&mut tx, &product).await? {
-                return Err(StoreError::conflict("already_exists", format!("product {} already exists", product.sku)).into());
+                return Err(StoreError::conflict(
+                    "already_exists",
+                    format!("product {} already exists", product.sku),
+                )
+                .into());
             }
             tx.commit().await?;
             Ok(())
@@ -106,10 +109,17 @@ where
         .await
     }
 
-    pub(crate) async fn update_product(&self, sku: &Sku, patch: ProductPatch) -> Result<Product, StoreError> {
+    pub(crate) async fn update_product(
+        &self,
+        sku: &Sku,
+        patch: ProductPatch,
+    ) -> Result<Product, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
-            let product = Self::read_product(&mut tx, sku).await?.patched(patch.clone(), now()).map_err(StoreError::Invalid)?;
+            let product = Self::read_product(&mut tx, sku)
+                .await?
+                .patched(patch.clone(), now())
+                .map_err(StoreError::Invalid)?;
             Self::overwrite_product(&mut tx, &product).await?;
             tx.commit().await?;
             Ok(product)
@@ -117,7 +127,11 @@ where
         .await
     }
 
-    pub(crate) async fn list_products(&self, after: Option<&Sku>, limit: i64) -> Result<Vec<Product>, StoreError> {
+    pub(crate) async fn list_products(
+        &self,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> Result<Vec<Product>, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             let rows: Vec<ProductRow> = sqlx::query_as(&format!(
@@ -134,7 +148,10 @@ where
         .await
     }
 
-    pub(crate) async fn import_products(&self, products: Vec<NewProduct>) -> Result<ImportSummary, StoreError> {
+    pub(crate) async fn import_products(
+        &self,
+        products: Vec<NewProduct>,
+    ) -> Result<ImportSummary, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             let mut summary = ImportSummary::default();
@@ -156,7 +173,10 @@ where
 
     /// Inserts a product with its GTINs and packs; false (and nothing written) when its SKU
     /// exists. `Conflict` when a GTIN belongs to another product.
-    pub(crate) async fn insert_product(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<bool, TxError> {
+    pub(crate) async fn insert_product(
+        tx: &mut Transaction<'static, DB>,
+        p: &Product,
+    ) -> Result<bool, TxError> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (sku) DO NOTHING"
@@ -183,7 +203,10 @@ where
 
     /// Overwrites an existing product (all but its creation time), its GTINs and packs;
     /// false when it does not exist.
-    async fn overwrite_product(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<bool, TxError> {
+    async fn overwrite_product(
+        tx: &mut Transaction<'static, DB>,
+        p: &Product,
+    ) -> Result<bool, TxError> {
         let updated = sqlx::query(
             "UPDATE products SET name = $2, unit = $3, price = $4, currency = $5, active = $6, \
              min_order_qty = $7, order_multiple = $8, updated_at = $9 WHERE sku = $1",
@@ -203,7 +226,10 @@ where
             return Ok(false);
         }
         for table in ["product_gtins", "product_packs"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE sku = $1")).bind(p.sku.as_str()).execute(&mut **tx).await?;
+            sqlx::query(&format!("DELETE FROM {table} WHERE sku = $1"))
+                .bind(p.sku.as_str())
+                .execute(&mut **tx)
+                .await?;
         }
         Self::put_gtins(tx, &p.sku, &p.gtins).await?;
         Self::put_packs(tx, p).await?;
@@ -212,33 +238,44 @@ where
 
     async fn put_packs(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<(), TxError> {
         for (position, pack) in p.packs.iter().enumerate() {
-            sqlx::query("INSERT INTO product_packs (sku, unit, factor, position) VALUES ($1, $2, $3, $4)")
-                .bind(p.sku.as_str())
-                .bind(pack.unit.as_str())
-                .bind(pack.factor)
-                .bind(position as i64)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO product_packs (sku, unit, factor, position) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(p.sku.as_str())
+            .bind(pack.unit.as_str())
+            .bind(pack.factor)
+            .bind(position as i64)
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(())
     }
 
     /// Products from their rows, with GTINs and packs, in the rows' order.
-    pub(crate) async fn complete_products(tx: &mut Transaction<'static, DB>, rows: Vec<ProductRow>) -> Result<Vec<Product>, TxError> {
+    pub(crate) async fn complete_products(
+        tx: &mut Transaction<'static, DB>,
+        rows: Vec<ProductRow>,
+    ) -> Result<Vec<Product>, TxError> {
         let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
         let mut gtins = Self::gtins_of(tx, &skus).await?;
         let mut packs = Self::packs_of(tx, &skus).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
-                let (g, p) = (gtins.remove(&r.sku).unwrap_or_default(), packs.remove(&r.sku).unwrap_or_default());
+                let (g, p) = (
+                    gtins.remove(&r.sku).unwrap_or_default(),
+                    packs.remove(&r.sku).unwrap_or_default(),
+                );
                 r.into_product(g, p)
             })
             .collect())
     }
 
     /// Pack units of the given products, in their listed order.
-    async fn packs_of(tx: &mut Transaction<'static, DB>, skus: &[&str]) -> Result<HashMap<String, Vec<Pack>>, TxError> {
+    async fn packs_of(
+        tx: &mut Transaction<'static, DB>,
+        skus: &[&str],
+    ) -> Result<HashMap<String, Vec<Pack>>, TxError> {
         let mut out: HashMap<String, Vec<Pack>> = HashMap::new();
         for chunk in skus.chunks(500) {
             let sql = format!(
@@ -304,11 +341,16 @@ where
         Ok(out)
     }
 
-    pub(crate) async fn read_product(tx: &mut Transaction<'static, DB>, sku: &Sku) -> Result<Product, TxError> {
-        let row: Option<ProductRow> = sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1"))
-            .bind(sku.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
+    pub(crate) async fn read_product(
+        tx: &mut Transaction<'static, DB>,
+        sku: &Sku,
+    ) -> Result<Product, TxError> {
+        let row: Option<ProductRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1"
+        ))
+        .bind(sku.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
         let row = row.ok_or_else(|| StoreError::not_found(format!("product {sku}")))?;
         Ok(Self::complete_products(tx, vec![row]).await?.remove(0))
     }

@@ -29,7 +29,7 @@ pub trait Dialect: Database + Sized {
     /// (serialisation failures, deadlocks, a busy database).
     fn is_transient(error: &sqlx::Error) -> bool;
 
-        /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
+    /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
     /// taken without blocking other orders where the database allows.
     async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error>;
 

@@ -16,6 +16,9 @@ use store::{Quote, StoreError};
 use crate::core::{Core, Dialect, TxError, now, placeholders, retry};
 use crate::rows::{CUSTOMER_COLUMNS, CustomerRow, to_json};
 
+/// A price entry as stored: SKU, break, price, validity.
+type EntryRow = (String, i64, i64, Option<NaiveDate>, Option<NaiveDate>);
+
 /// A price rule as stored, with the SKU it prices.
 pub(crate) type RuleRow = (String, i64, i64, Option<NaiveDate>, Option<NaiveDate>, bool);
 
@@ -77,7 +80,12 @@ where
         .await
     }
 
-    pub(crate) async fn update_customer(&self, code: &str, patch: CustomerPatch, at: DateTime<Utc>) -> Result<Customer, StoreError> {
+    pub(crate) async fn update_customer(
+        &self,
+        code: &str,
+        patch: CustomerPatch,
+        at: DateTime<Utc>,
+    ) -> Result<Customer, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             let current = Self::read_customer(&mut tx, code, true).await?;
@@ -104,7 +112,11 @@ where
         .await
     }
 
-    pub(crate) async fn list_customers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Customer>, StoreError> {
+    pub(crate) async fn list_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Customer>, StoreError> {
         let rows: Vec<CustomerRow> = retry::<DB, _, _, _>(|| async {
             Ok(sqlx::query_as(&format!(
                 "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE $1 IS NULL OR code > $1 ORDER BY code LIMIT $2"
@@ -119,22 +131,39 @@ where
     }
 
     /// The customer, locked until commit when `lock` (an order checks its credit under it).
-    pub(crate) async fn read_customer(tx: &mut Transaction<'static, DB>, code: &str, lock: bool) -> Result<Customer, TxError> {
+    pub(crate) async fn read_customer(
+        tx: &mut Transaction<'static, DB>,
+        code: &str,
+        lock: bool,
+    ) -> Result<Customer, TxError> {
         let lock = if lock { DB::LOCK_ROWS } else { "" };
-        let row: Option<CustomerRow> =
-            sqlx::query_as(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE code = $1{lock}"))
-                .bind(code)
-                .fetch_optional(&mut **tx)
-                .await?;
-        Ok(Customer::try_from(row.ok_or_else(|| StoreError::not_found(format!("customer {code}")))?)?)
+        let row: Option<CustomerRow> = sqlx::query_as(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE code = $1{lock}"
+        ))
+        .bind(code)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(Customer::try_from(row.ok_or_else(|| {
+            StoreError::not_found(format!("customer {code}"))
+        })?)?)
     }
 
-    async fn check_tier(tx: &mut Transaction<'static, DB>, tier: Option<&str>) -> Result<(), TxError> {
+    async fn check_tier(
+        tx: &mut Transaction<'static, DB>,
+        tier: Option<&str>,
+    ) -> Result<(), TxError> {
         let Some(tier) = tier else { return Ok(()) };
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM price_lists WHERE code = $1").bind(tier).fetch_one(&mut **tx).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM price_lists WHERE code = $1")
+            .bind(tier)
+            .fetch_one(&mut **tx)
+            .await?;
         if n == 0 {
-            return Err(StoreError::Invalid(vec![FieldError::new("price_tier", "unknown_price_list", format!("no price list {tier}"))]).into());
+            return Err(StoreError::Invalid(vec![FieldError::new(
+                "price_tier",
+                "unknown_price_list",
+                format!("no price list {tier}"),
+            )])
+            .into());
         }
         Ok(())
     }
@@ -169,15 +198,31 @@ where
         .await
     }
 
-    pub(crate) async fn read_price_list(tx: &mut Transaction<'static, DB>, code: &str) -> Result<PriceList, TxError> {
+    pub(crate) async fn read_price_list(
+        tx: &mut Transaction<'static, DB>,
+        code: &str,
+    ) -> Result<PriceList, TxError> {
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, currency FROM price_lists WHERE code = $1").bind(code).fetch_optional(&mut **tx).await?;
-        let (name, currency) = row.ok_or_else(|| StoreError::not_found(format!("price list {code}")))?;
+            sqlx::query_as("SELECT name, currency FROM price_lists WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let (name, currency) =
+            row.ok_or_else(|| StoreError::not_found(format!("price list {code}")))?;
         let entries = Self::read_entries(tx, "price_list", code).await?;
-        Ok(PriceList { code: code.to_owned(), name, currency: Currency::from_trusted(currency), entries })
+        Ok(PriceList {
+            code: code.to_owned(),
+            name,
+            currency: Currency::from_trusted(currency),
+            entries,
+        })
     }
 
-    pub(crate) async fn put_customer_prices(&self, customer: &str, entries: Vec<PriceEntry>) -> Result<Vec<PriceEntry>, StoreError> {
+    pub(crate) async fn put_customer_prices(
+        &self,
+        customer: &str,
+        entries: Vec<PriceEntry>,
+    ) -> Result<Vec<PriceEntry>, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             Self::read_customer(&mut tx, customer, true).await?;
@@ -188,7 +233,10 @@ where
         .await
     }
 
-    pub(crate) async fn customer_prices(&self, customer: &str) -> Result<Vec<PriceEntry>, StoreError> {
+    pub(crate) async fn customer_prices(
+        &self,
+        customer: &str,
+    ) -> Result<Vec<PriceEntry>, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             Self::read_customer(&mut tx, customer, false).await?;
@@ -200,19 +248,36 @@ where
     }
 
     /// Replaces the rules owned by `owner_column = owner`, refusing unknown SKUs by field.
-    pub(crate) async fn replace_rules(tx: &mut Transaction<'static, DB>, owner_column: &str, owner: &str, entries: &[PriceEntry]) -> Result<(), TxError> {
-        let skus: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.sku.as_str()).collect();
+    pub(crate) async fn replace_rules(
+        tx: &mut Transaction<'static, DB>,
+        owner_column: &str,
+        owner: &str,
+        entries: &[PriceEntry],
+    ) -> Result<(), TxError> {
+        let skus: std::collections::BTreeSet<&str> =
+            entries.iter().map(|e| e.sku.as_str()).collect();
         let known = Self::existing(tx, "products", "sku", &skus).await?;
         let unknown: Vec<FieldError> = entries
             .iter()
             .enumerate()
             .filter(|(_, e)| !known.contains(e.sku.as_str()))
-            .map(|(i, e)| FieldError::new(format!("entries[{i}].sku"), "unknown_sku", format!("no product {}", e.sku)))
+            .map(|(i, e)| {
+                FieldError::new(
+                    format!("entries[{i}].sku"),
+                    "unknown_sku",
+                    format!("no product {}", e.sku),
+                )
+            })
             .collect();
         if !unknown.is_empty() {
             return Err(StoreError::Invalid(unknown).into());
         }
-        sqlx::query(&format!("DELETE FROM price_rules WHERE {owner_column} = $1")).bind(owner).execute(&mut **tx).await?;
+        sqlx::query(&format!(
+            "DELETE FROM price_rules WHERE {owner_column} = $1"
+        ))
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
         for e in entries {
             sqlx::query(&format!(
                 "INSERT INTO price_rules ({owner_column}, sku, min_qty, unit_price, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -229,8 +294,12 @@ where
         Ok(())
     }
 
-    pub(crate) async fn read_entries(tx: &mut Transaction<'static, DB>, owner_column: &str, owner: &str) -> Result<Vec<PriceEntry>, TxError> {
-        let rows: Vec<(String, i64, i64, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(&format!(
+    pub(crate) async fn read_entries(
+        tx: &mut Transaction<'static, DB>,
+        owner_column: &str,
+        owner: &str,
+    ) -> Result<Vec<PriceEntry>, TxError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
             "SELECT sku, min_qty, unit_price, valid_from, valid_to FROM price_rules WHERE {owner_column} = $1 \
              ORDER BY sku, min_qty, valid_from"
         ))
@@ -239,7 +308,15 @@ where
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(sku, min_qty, unit_price, valid_from, valid_to)| PriceEntry { sku: Sku::from_trusted(sku), min_qty, unit_price, valid_from, valid_to })
+            .map(
+                |(sku, min_qty, unit_price, valid_from, valid_to)| PriceEntry {
+                    sku: Sku::from_trusted(sku),
+                    min_qty,
+                    unit_price,
+                    valid_from,
+                    valid_to,
+                },
+            )
             .collect())
     }
 
@@ -256,35 +333,68 @@ where
                  WHERE (customer = $1 OR price_list = $2) AND sku IN ({})",
                 placeholders(3, chunk.len())
             );
-            let mut query = sqlx::query_as::<DB, RuleRow>(&sql).bind(customer.code.as_str()).bind(customer.price_tier.as_deref());
+            let mut query = sqlx::query_as::<DB, RuleRow>(&sql)
+                .bind(customer.code.as_str())
+                .bind(customer.price_tier.as_deref());
             for sku in chunk {
                 query = query.bind(*sku);
             }
-            for (sku, min_qty, unit_price, valid_from, valid_to, own) in query.fetch_all(&mut **tx).await? {
-                let source = if own { PriceSource::Customer } else { PriceSource::Tier };
-                out.entry(sku).or_default().push(PriceRule { source, min_qty, unit_price, valid_from, valid_to });
+            for (sku, min_qty, unit_price, valid_from, valid_to, own) in
+                query.fetch_all(&mut **tx).await?
+            {
+                let source = if own {
+                    PriceSource::Customer
+                } else {
+                    PriceSource::Tier
+                };
+                out.entry(sku).or_default().push(PriceRule {
+                    source,
+                    min_qty,
+                    unit_price,
+                    valid_from,
+                    valid_to,
+                });
             }
         }
         Ok(out)
     }
 
     /// The currency of the customer's tier, if it has one.
-    pub(crate) async fn tier_currency(tx: &mut Transaction<'static, DB>, customer: &Customer) -> Result<Option<String>, TxError> {
-        let Some(tier) = customer.price_tier.as_deref() else { return Ok(None) };
+    pub(crate) async fn tier_currency(
+        tx: &mut Transaction<'static, DB>,
+        customer: &Customer,
+    ) -> Result<Option<String>, TxError> {
+        let Some(tier) = customer.price_tier.as_deref() else {
+            return Ok(None);
+        };
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT currency FROM price_lists WHERE code = $1").bind(tier).fetch_optional(&mut **tx).await?;
+            sqlx::query_as("SELECT currency FROM price_lists WHERE code = $1")
+                .bind(tier)
+                .fetch_optional(&mut **tx)
+                .await?;
         Ok(row.map(|(c,)| c))
     }
 
-    pub(crate) async fn quote(&self, customer: &str, sku: &Sku, qty: i64, on: NaiveDate) -> Result<Quote, StoreError> {
+    pub(crate) async fn quote(
+        &self,
+        customer: &str,
+        sku: &Sku,
+        qty: i64,
+        on: NaiveDate,
+    ) -> Result<Quote, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             let customer = Self::read_customer(&mut tx, customer, false).await?;
             let product = Self::read_product(&mut tx, sku).await?;
-            let rules = Self::rules_for(&mut tx, &customer, &[sku.as_str()]).await?.remove(sku.as_str()).unwrap_or_default();
+            let rules = Self::rules_for(&mut tx, &customer, &[sku.as_str()])
+                .await?
+                .remove(sku.as_str())
+                .unwrap_or_default();
             let resolved = pricing::resolve(product.price, &rules, qty, on);
             let currency = match resolved.source {
-                PriceSource::Tier => Self::tier_currency(&mut tx, &customer).await?.unwrap_or_else(|| product.currency.to_string()),
+                PriceSource::Tier => Self::tier_currency(&mut tx, &customer)
+                    .await?
+                    .unwrap_or_else(|| product.currency.to_string()),
                 _ => product.currency.to_string(),
             };
             tx.commit().await?;

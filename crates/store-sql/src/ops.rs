@@ -15,7 +15,10 @@ use store::{
 
 use crate::core::{Core, Dialect, TxError, retry};
 use crate::orders::OPEN_STATUSES;
-use crate::rows::{CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS, OrderRow, PRODUCT_COLUMNS, ProductRow, TokenRow, to_json};
+use crate::rows::{
+    CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS,
+    OrderRow, PRODUCT_COLUMNS, ProductRow, TokenRow, to_json,
+};
 
 impl<DB: Dialect> Core<DB>
 where
@@ -161,9 +164,11 @@ where
                 write(sink, BackupRecord::Location(Location::try_from(row)?))?;
             }
         }
-        let products: Vec<ProductRow> = sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sku"))
-            .fetch_all(&mut **tx)
-            .await?;
+        let products: Vec<ProductRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sku"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
         let mut products = products.into_iter().peekable();
         while products.peek().is_some() {
             let chunk: Vec<ProductRow> = products.by_ref().take(500).collect();
@@ -194,26 +199,49 @@ where
         for row in tokens {
             write(sink, BackupRecord::Token(TokenRecord::from(row)))?;
         }
-        let lists: Vec<(String,)> = sqlx::query_as("SELECT code FROM price_lists ORDER BY code").fetch_all(&mut **tx).await?;
+        let lists: Vec<(String,)> = sqlx::query_as("SELECT code FROM price_lists ORDER BY code")
+            .fetch_all(&mut **tx)
+            .await?;
         for (code,) in lists {
-            write(sink, BackupRecord::PriceList(Self::read_price_list(tx, &code).await?))?;
+            write(
+                sink,
+                BackupRecord::PriceList(Self::read_price_list(tx, &code).await?),
+            )?;
         }
-        let customers: Vec<CustomerRow> =
-            sqlx::query_as(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY code")).fetch_all(&mut **tx).await?;
+        let customers: Vec<CustomerRow> = sqlx::query_as(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY code"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
         for row in customers {
             let customer = Customer::try_from(row)?;
             let entries = Self::read_entries(tx, "customer", &customer.code).await?;
             let code = customer.code.clone();
             write(sink, BackupRecord::Customer(customer))?;
             if !entries.is_empty() {
-                write(sink, BackupRecord::CustomerPrices { customer: code, entries })?;
+                write(
+                    sink,
+                    BackupRecord::CustomerPrices {
+                        customer: code,
+                        entries,
+                    },
+                )?;
             }
         }
-        let orders: Vec<OrderRow> =
-            sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY order_seq")).fetch_all(&mut **tx).await?;
+        let orders: Vec<OrderRow> = sqlx::query_as(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY order_seq"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
         for row in orders {
             let seq = row.order_seq;
-            write(sink, BackupRecord::Order { seq, order: Self::complete_order(tx, row).await? })?;
+            write(
+                sink,
+                BackupRecord::Order {
+                    seq,
+                    order: Box::new(Self::complete_order(tx, row).await?),
+                },
+            )?;
         }
         let keys: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT idempotency_key, request_hash, order_id, created_at FROM idempotency_keys ORDER BY idempotency_key",
@@ -221,7 +249,15 @@ where
         .fetch_all(&mut **tx)
         .await?;
         for (key, request_hash, order_id, created_at) in keys {
-            write(sink, BackupRecord::IdempotencyKey { key, request_hash, order_id, created_at })?;
+            write(
+                sink,
+                BackupRecord::IdempotencyKey {
+                    key,
+                    request_hash,
+                    order_id,
+                    created_at,
+                },
+            )?;
         }
         Ok(())
     }
@@ -281,7 +317,11 @@ where
             }
             BackupRecord::Product(p) => {
                 if !Self::insert_product(tx, &p).await? {
-                    return Err(StoreError::conflict("already_exists", format!("product {} twice in the backup", p.sku)).into());
+                    return Err(StoreError::conflict(
+                        "already_exists",
+                        format!("product {} twice in the backup", p.sku),
+                    )
+                    .into());
                 }
             }
             BackupRecord::Level(l) => {
@@ -356,9 +396,16 @@ where
                     .execute(&mut **tx)
                     .await?;
             }
-            BackupRecord::CustomerPrices { customer, entries } => Self::replace_rules(tx, "customer", &customer, &entries).await?,
+            BackupRecord::CustomerPrices { customer, entries } => {
+                Self::replace_rules(tx, "customer", &customer, &entries).await?
+            }
             BackupRecord::Order { seq, order } => Self::restore_order(tx, seq, &order).await?,
-            BackupRecord::IdempotencyKey { key, request_hash, order_id, created_at } => {
+            BackupRecord::IdempotencyKey {
+                key,
+                request_hash,
+                order_id,
+                created_at,
+            } => {
                 sqlx::query("INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(key)
                     .bind(request_hash)
@@ -372,7 +419,11 @@ where
         Ok(())
     }
 
-    async fn restore_order(tx: &mut Transaction<'static, DB>, seq: i64, o: &Order) -> Result<(), TxError> {
+    async fn restore_order(
+        tx: &mut Transaction<'static, DB>,
+        seq: i64,
+        o: &Order,
+    ) -> Result<(), TxError> {
         sqlx::query(&format!(
             "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))

@@ -39,10 +39,16 @@ impl Dialect for Postgres {
     }
 
     async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
-                sqlx::query("SELECT setval('order_numbers', COALESCE(MAX(order_seq), 0) + 1, false) FROM orders")
-            .execute(&mut **tx)
-            .await?;
-        for (table, column) in [("stock_movements", "seq"), ("api_tokens", "token_id"), ("price_rules", "price_rule_id")] {
+        sqlx::query(
+            "SELECT setval('order_numbers', COALESCE(MAX(order_seq), 0) + 1, false) FROM orders",
+        )
+        .execute(&mut **tx)
+        .await?;
+        for (table, column) in [
+            ("stock_movements", "seq"),
+            ("api_tokens", "token_id"),
+            ("price_rules", "price_rule_id"),
+        ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
             ))
@@ -52,8 +58,10 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-        async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
-        let (seq,): (i64,) = sqlx::query_as("SELECT nextval('order_numbers')").fetch_one(&mut **tx).await?;
+    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT nextval('order_numbers')")
+            .fetch_one(&mut **tx)
+            .await?;
         Ok(seq)
     }
 

@@ -5,12 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::auth::Role;
 use domain::catalog::{Location, LocationKind, Product};
 use domain::customer::{Customer, CustomerStatus};
-use domain::order::{OrderLine, OrderStatus, Shipment, TimelineEntry};
-use domain::pricing::PriceSource;
-use domain::units::Pack;
 use domain::ids::{LocationCode, MovementId, Sku};
 use domain::money::Currency;
+use domain::order::{OrderLine, OrderStatus, Shipment, TimelineEntry};
+use domain::pricing::PriceSource;
 use domain::stock::{Level, Movement, MovementKind};
+use domain::units::Pack;
 use store::backup::TokenRecord;
 use store::{StoreError, TokenInfo};
 
@@ -44,7 +44,7 @@ pub(crate) struct ProductRow {
     pub unit: String,
     pub price: i64,
     pub currency: String,
-        pub active: bool,
+    pub active: bool,
     pub min_order_qty: i64,
     pub order_multiple: i64,
     pub created_at: DateTime<Utc>,
@@ -52,8 +52,7 @@ pub(crate) struct ProductRow {
 }
 
 /// Columns of `products` in the order [`ProductRow`] reads them.
-pub(crate) const PRODUCT_COLUMNS: &str =
-    "sku, name, unit, price, currency, active, min_order_qty, order_multiple, created_at, updated_at";
+pub(crate) const PRODUCT_COLUMNS: &str = "sku, name, unit, price, currency, active, min_order_qty, order_multiple, created_at, updated_at";
 
 impl ProductRow {
     pub(crate) fn into_product(self, gtins: Vec<String>, packs: Vec<Pack>) -> Product {
@@ -63,7 +62,7 @@ impl ProductRow {
             unit: self.unit,
             price: self.price,
             currency: Currency::from_trusted(self.currency),
-                        gtins,
+            gtins,
             active: self.active,
             packs,
             min_order_qty: self.min_order_qty,
@@ -127,8 +126,9 @@ impl TryFrom<MovementRow> for Movement {
             id: MovementId::from_trusted(r.movement_id),
             sku: Sku::from_trusted(r.sku),
             location: LocationCode::from_trusted(r.location),
-                        kind: MovementKind::from_stored(&r.kind)
-                .ok_or_else(|| StoreError::Other(format!("stored movement kind '{}' is unknown", r.kind)))?,
+            kind: MovementKind::from_stored(&r.kind).ok_or_else(|| {
+                StoreError::Other(format!("stored movement kind '{}' is unknown", r.kind))
+            })?,
             qty: r.qty,
             on_hand_delta: r.on_hand_delta,
             reserved_delta: r.reserved_delta,
@@ -182,8 +182,12 @@ fn corrupt(e: domain::FieldError) -> StoreError {
 }
 
 /// A JSON column's value, or `Other` for a corrupted one.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Other(format!("stored {what} does not parse: {e}")))
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Other(format!("stored {what} does not parse: {e}")))
 }
 
 /// A value as a JSON column.
@@ -191,8 +195,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-pub(crate) const CUSTOMER_COLUMNS: &str =
-    "code, name, status, price_tier, credit_limit, auto_confirm, contacts, ship_to, created_at, updated_at";
+pub(crate) const CUSTOMER_COLUMNS: &str = "code, name, status, price_tier, credit_limit, auto_confirm, contacts, ship_to, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct CustomerRow {
@@ -284,8 +287,12 @@ impl TryFrom<LineRow> for OrderLine {
 
     fn try_from(r: LineRow) -> Result<Self, StoreError> {
         Ok(OrderLine {
-            price_source: PriceSource::parse(&r.price_source)
-                .ok_or_else(|| StoreError::Other(format!("stored price source '{}' is unknown", r.price_source)))?,
+            price_source: PriceSource::parse(&r.price_source).ok_or_else(|| {
+                StoreError::Other(format!(
+                    "stored price source '{}' is unknown",
+                    r.price_source
+                ))
+            })?,
             line_no: r.line_no,
             sku: r.sku,
             unit: r.unit,

@@ -39,11 +39,12 @@ impl Dialect for Sqlite {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
-        async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
-        let (seq,): (i64,) =
-            sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value")
-                .fetch_one(&mut **tx)
-                .await?;
+    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
+        let (seq,): (i64,) = sqlx::query_as(
+            "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
         Ok(seq)
     }
 

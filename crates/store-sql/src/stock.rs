@@ -199,10 +199,13 @@ where
         }))
     }
 
-        /// Appends a row to the ledger and returns its position. A unique violation means the
+    /// Appends a row to the ledger and returns its position. A unique violation means the
     /// same id was just applied at another level by a transaction that committed after this
     /// one looked; the next attempt finds it, so it is retried.
-    pub(crate) async fn record_movement(tx: &mut Transaction<'static, DB>, e: &LedgerEntry) -> Result<i64, TxError> {
+    pub(crate) async fn record_movement(
+        tx: &mut Transaction<'static, DB>,
+        e: &LedgerEntry,
+    ) -> Result<i64, TxError> {
         let (seq,): (i64,) = sqlx::query_as(
             "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, reserved_delta, \
              on_hand_after, reason, occurred_at, recorded_at) \

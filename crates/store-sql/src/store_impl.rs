@@ -5,14 +5,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::auth::Role;
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
 use domain::customer::{Customer, CustomerPatch};
+use domain::ids::{LocationCode, Sku};
 use domain::order::{NewOrder, Order, OrderFilter};
 use domain::pricing::{PriceEntry, PriceList};
-use domain::ids::{LocationCode, Sku};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
-    ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed, Quote, RestoreSource, Store, StoreError,
-    TokenInfo, VerifyReport,
+    ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed, Quote, RestoreSource,
+    Store, StoreError, TokenInfo, VerifyReport,
 };
 
 use crate::core::{Core, Dialect, map_sql};
@@ -122,11 +122,20 @@ where
         Core::get_customer(self, code).await
     }
 
-    async fn update_customer(&self, code: &str, patch: CustomerPatch, now: DateTime<Utc>) -> Result<Customer, StoreError> {
+    async fn update_customer(
+        &self,
+        code: &str,
+        patch: CustomerPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Customer, StoreError> {
         Core::update_customer(self, code, patch, now).await
     }
 
-    async fn list_customers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Customer>, StoreError> {
+    async fn list_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Customer>, StoreError> {
         Core::list_customers(self, after, limit).await
     }
 
@@ -138,7 +147,11 @@ where
         Core::get_price_list(self, code).await
     }
 
-    async fn put_customer_prices(&self, customer: &str, entries: Vec<PriceEntry>) -> Result<Vec<PriceEntry>, StoreError> {
+    async fn put_customer_prices(
+        &self,
+        customer: &str,
+        entries: Vec<PriceEntry>,
+    ) -> Result<Vec<PriceEntry>, StoreError> {
         Core::put_customer_prices(self, customer, entries).await
     }
 
@@ -146,7 +159,13 @@ where
         Core::customer_prices(self, customer).await
     }
 
-    async fn quote(&self, customer: &str, sku: &Sku, qty: i64, on: NaiveDate) -> Result<Quote, StoreError> {
+    async fn quote(
+        &self,
+        customer: &str,
+        sku: &Sku,
+        qty: i64,
+        on: NaiveDate,
+    ) -> Result<Quote, StoreError> {
         Core::quote(self, customer, sku, qty, on).await
     }
 
@@ -158,7 +177,12 @@ where
         Core::get_order(self, id_or_number).await
     }
 
-    async fn list_orders(&self, filter: &OrderFilter, before: Option<i64>, limit: i64) -> Result<Vec<(i64, Order)>, StoreError> {
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, Order)>, StoreError> {
         Core::list_orders(self, filter, before, limit).await
     }
 

@@ -88,8 +88,8 @@ pub enum BackupRecord {
     Order {
         /// The order's sequence number (behind its number and list order).
         seq: i64,
-        /// The order.
-        order: Order,
+        /// The order (boxed: it is far larger than the other records).
+        order: Box<Order>,
     },
     /// An idempotency key and the order it created.
     IdempotencyKey {

@@ -11,14 +11,14 @@ pub mod conformance;
 mod error;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use domain::auth::Role;
-use chrono::NaiveDate;
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
 use domain::customer::{Customer, CustomerPatch};
+use domain::ids::{LocationCode, Sku};
 use domain::order::{NewOrder, Order, OrderFilter, OrderPatch, Quantities};
 use domain::pricing::{PriceEntry, PriceList, PriceSource};
-use domain::ids::{LocationCode, Sku};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use serde::Serialize;
 
@@ -218,7 +218,12 @@ pub trait Store: Send + Sync + 'static {
     /// One customer; `NotFound` when unknown.
     async fn get_customer(&self, code: &str) -> Result<Customer>;
     /// Changes a customer; `Invalid` naming a bad field or an unknown tier.
-    async fn update_customer(&self, code: &str, patch: CustomerPatch, now: DateTime<Utc>) -> Result<Customer>;
+    async fn update_customer(
+        &self,
+        code: &str,
+        patch: CustomerPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Customer>;
     /// Customers ordered by code, after `after`, at most `limit`.
     async fn list_customers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Customer>>;
 
@@ -227,7 +232,11 @@ pub trait Store: Send + Sync + 'static {
     /// One price list with its entries; `NotFound` when unknown.
     async fn get_price_list(&self, code: &str) -> Result<PriceList>;
     /// Replaces every customer-specific price of a customer; `Invalid` on unknown SKUs.
-    async fn put_customer_prices(&self, customer: &str, entries: Vec<PriceEntry>) -> Result<Vec<PriceEntry>>;
+    async fn put_customer_prices(
+        &self,
+        customer: &str,
+        entries: Vec<PriceEntry>,
+    ) -> Result<Vec<PriceEntry>>;
     /// A customer's own prices.
     async fn customer_prices(&self, customer: &str) -> Result<Vec<PriceEntry>>;
     /// The price `customer` pays for `qty` base units of `sku` on day `on`.
@@ -242,7 +251,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_order(&self, id_or_number: &str) -> Result<Order>;
     /// Orders newest first, placed before the order with sequence `before`, with each
     /// order's sequence for the next cursor.
-    async fn list_orders(&self, filter: &OrderFilter, before: Option<i64>, limit: i64) -> Result<Vec<(i64, Order)>>;
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, Order)>>;
     /// Applies a command to an order in one transaction, checking its status (and its
     /// version, when given) under a lock.
     async fn act_on_order(

@@ -45,11 +45,10 @@ impl IntoResponse for OrderReply {
         if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", order.version)) {
             headers.insert(header::ETAG, etag);
         }
-        if status == StatusCode::CREATED {
-            if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
+        if status == StatusCode::CREATED
+            && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
                 headers.insert(header::LOCATION, location);
             }
-        }
         (status, headers, Json(order)).into_response()
     }
 }

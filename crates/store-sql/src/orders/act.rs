@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
-use domain::order::{Action, Order, OrderError, OrderLine, OrderPatch, OrderStatus, QtyInput, Quantities};
+use domain::order::{
+    Action, Order, OrderError, OrderLine, OrderPatch, OrderStatus, QtyInput, Quantities,
+};
 use domain::stock::MovementKind;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{OrderCommand, StoreError};
@@ -107,11 +109,22 @@ where
     }
 
     /// Releases whatever every line still holds.
-    async fn release_all(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, lines: &[OrderLine]) -> Result<(), TxError> {
+    async fn release_all(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        lines: &[OrderLine],
+    ) -> Result<(), TxError> {
         let mut sorted: Vec<&OrderLine> = lines.iter().filter(|l| l.reserved_qty > 0).collect();
         sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
         for line in sorted {
-            Self::move_for_order(tx, step, &line.sku, MovementKind::Release, line.reserved_qty).await?;
+            Self::move_for_order(
+                tx,
+                step,
+                &line.sku,
+                MovementKind::Release,
+                line.reserved_qty,
+            )
+            .await?;
             Self::set_line_qty(tx, step.order_id, line.line_no, "reserved_qty", 0).await?;
         }
         Ok(())
@@ -119,12 +132,21 @@ where
 
     /// The order lines named by a shipment or return, with the quantity for each, refusing
     /// SKUs not on the order and quantities beyond `open(line)`.
-    fn match_lines<'l>(lines: &'l [OrderLine], q: &Quantities, open: impl Fn(&OrderLine) -> i64, what: &str) -> Result<Vec<(&'l OrderLine, i64)>, TxError> {
+    fn match_lines<'l>(
+        lines: &'l [OrderLine],
+        q: &Quantities,
+        open: impl Fn(&OrderLine) -> i64,
+        what: &str,
+    ) -> Result<Vec<(&'l OrderLine, i64)>, TxError> {
         let mut errors = Vec::new();
         let mut matched = Vec::new();
         for (i, (sku, qty)) in q.lines.iter().enumerate() {
             match lines.iter().find(|l| l.sku == sku.as_str()) {
-                None => errors.push(FieldError::new(format!("lines[{i}].sku"), "not_on_order", format!("{sku} is not on this order"))),
+                None => errors.push(FieldError::new(
+                    format!("lines[{i}].sku"),
+                    "not_on_order",
+                    format!("{sku} is not on this order"),
+                )),
                 Some(line) if *qty > open(line) => errors.push(FieldError::new(
                     format!("lines[{i}].qty"),
                     "exceeds_open",
@@ -140,20 +162,51 @@ where
         Ok(matched)
     }
 
-    async fn ship(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, lines: &[OrderLine], q: &Quantities) -> Result<Outcome, TxError> {
+    async fn ship(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        lines: &[OrderLine],
+        q: &Quantities,
+    ) -> Result<Outcome, TxError> {
         let matched = Self::match_lines(lines, q, |l| l.base_qty - l.shipped_qty, "shipped")?;
-        let mut shipped: BTreeMap<&str, i64> = lines.iter().map(|l| (l.sku.as_str(), l.shipped_qty)).collect();
+        let mut shipped: BTreeMap<&str, i64> = lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.shipped_qty))
+            .collect();
         for (line, qty) in &matched {
             Self::move_for_order(tx, step, &line.sku, MovementKind::Ship, *qty).await?;
-            Self::set_line_qty(tx, step.order_id, line.line_no, "shipped_qty", line.shipped_qty + qty).await?;
-            Self::set_line_qty(tx, step.order_id, line.line_no, "reserved_qty", line.reserved_qty - qty).await?;
+            Self::set_line_qty(
+                tx,
+                step.order_id,
+                line.line_no,
+                "shipped_qty",
+                line.shipped_qty + qty,
+            )
+            .await?;
+            Self::set_line_qty(
+                tx,
+                step.order_id,
+                line.line_no,
+                "reserved_qty",
+                line.reserved_qty - qty,
+            )
+            .await?;
             shipped.insert(line.sku.as_str(), line.shipped_qty + qty);
         }
-        let (shipment_no,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(shipment_no), 0) + 1 FROM shipments WHERE order_id = $1")
-            .bind(step.order_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let shipment_lines: Vec<QtyInput> = q.lines.iter().map(|(sku, qty)| QtyInput { sku: sku.to_string(), qty: *qty }).collect();
+        let (shipment_no,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(MAX(shipment_no), 0) + 1 FROM shipments WHERE order_id = $1",
+        )
+        .bind(step.order_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let shipment_lines: Vec<QtyInput> = q
+            .lines
+            .iter()
+            .map(|(sku, qty)| QtyInput {
+                sku: sku.to_string(),
+                qty: *qty,
+            })
+            .collect();
         sqlx::query("INSERT INTO shipments (order_id, shipment_no, carrier, tracking_number, shipped_at, lines) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(step.order_id)
             .bind(shipment_no)
@@ -163,58 +216,126 @@ where
             .bind(to_json(&shipment_lines))
             .execute(&mut **tx)
             .await?;
-        let complete = lines.iter().all(|l| shipped.get(l.sku.as_str()).copied().unwrap_or(0) >= l.base_qty);
-        let status = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
-        Ok(Outcome { status, credit_hold: false, detail: Some(format!("shipment {shipment_no}")) })
+        let complete = lines
+            .iter()
+            .all(|l| shipped.get(l.sku.as_str()).copied().unwrap_or(0) >= l.base_qty);
+        let status = if complete {
+            OrderStatus::Shipped
+        } else {
+            OrderStatus::PartiallyShipped
+        };
+        Ok(Outcome {
+            status,
+            credit_hold: false,
+            detail: Some(format!("shipment {shipment_no}")),
+        })
     }
 
-    async fn take_back(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, lines: &[OrderLine], q: &Quantities) -> Result<Outcome, TxError> {
+    async fn take_back(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        lines: &[OrderLine],
+        q: &Quantities,
+    ) -> Result<Outcome, TxError> {
         let matched = Self::match_lines(lines, q, |l| l.shipped_qty - l.returned_qty, "returned")?;
         for (line, qty) in &matched {
             Self::move_for_order(tx, step, &line.sku, MovementKind::Return, *qty).await?;
-            Self::set_line_qty(tx, step.order_id, line.line_no, "returned_qty", line.returned_qty + qty).await?;
+            Self::set_line_qty(
+                tx,
+                step.order_id,
+                line.line_no,
+                "returned_qty",
+                line.returned_qty + qty,
+            )
+            .await?;
         }
-        Ok(Outcome { status: OrderStatus::Delivered, credit_hold: false, detail: q.note.clone() })
+        Ok(Outcome {
+            status: OrderStatus::Delivered,
+            credit_hold: false,
+            detail: q.note.clone(),
+        })
     }
 
     /// Changes lines (re-pricing the changed ones and reserving or releasing the
     /// difference per SKU), address and note.
-    async fn edit(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, row: &OrderRow, lines: &[OrderLine], patch: &OrderPatch) -> Result<Outcome, TxError> {
+    async fn edit(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        row: &OrderRow,
+        lines: &[OrderLine],
+        patch: &OrderPatch,
+    ) -> Result<Outcome, TxError> {
         let status = row.status()?;
         let mut credit_hold = row.credit_hold;
         if let Some(new_lines) = &patch.lines {
             let customer = Self::read_customer(tx, &row.customer, true).await?;
-            let priced = Self::price_lines(tx, &customer, new_lines, lines, step.at.date_naive()).await?;
+            let priced =
+                Self::price_lines(tx, &customer, new_lines, lines, step.at.date_naive()).await?;
             let (total, currency) = Self::total(&priced)?;
             if currency != row.currency {
-                let error = FieldError::new("lines", "currency_mismatch", format!("the order is in {}, these lines in {currency}", row.currency));
+                let error = FieldError::new(
+                    "lines",
+                    "currency_mismatch",
+                    format!(
+                        "the order is in {}, these lines in {currency}",
+                        row.currency
+                    ),
+                );
                 return Err(StoreError::Invalid(vec![error]).into());
             }
             if let Some(limit) = customer.credit_limit {
-                let open = Self::open_order_value(tx, &customer.code, Some(&row.order_id)).await?.saturating_add(total);
+                let open = Self::open_order_value(tx, &customer.code, Some(&row.order_id))
+                    .await?
+                    .saturating_add(total);
                 if open > limit && status == OrderStatus::Confirmed {
-                    return Err(StoreError::Order(OrderError::CreditLimitExceeded { limit, open }).into());
+                    return Err(
+                        StoreError::Order(OrderError::CreditLimitExceeded { limit, open }).into(),
+                    );
                 }
                 credit_hold = credit_hold || open > limit;
             }
             let new: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
             Self::adjust_reservations(tx, step, lines, &new).await?;
-            sqlx::query("DELETE FROM order_lines WHERE order_id = $1").bind(step.order_id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
+                .bind(step.order_id)
+                .execute(&mut **tx)
+                .await?;
             Self::insert_lines(tx, step.order_id, &new).await?;
-            sqlx::query("UPDATE orders SET total = $2 WHERE order_id = $1").bind(step.order_id).bind(total).execute(&mut **tx).await?;
+            sqlx::query("UPDATE orders SET total = $2 WHERE order_id = $1")
+                .bind(step.order_id)
+                .bind(total)
+                .execute(&mut **tx)
+                .await?;
         }
         if let Some(ship_to) = &patch.ship_to {
-            sqlx::query("UPDATE orders SET ship_to = $2 WHERE order_id = $1").bind(step.order_id).bind(to_json(ship_to)).execute(&mut **tx).await?;
+            sqlx::query("UPDATE orders SET ship_to = $2 WHERE order_id = $1")
+                .bind(step.order_id)
+                .bind(to_json(ship_to))
+                .execute(&mut **tx)
+                .await?;
         }
         if let Some(note) = &patch.note {
-            sqlx::query("UPDATE orders SET note = $2 WHERE order_id = $1").bind(step.order_id).bind(note.as_str()).execute(&mut **tx).await?;
+            sqlx::query("UPDATE orders SET note = $2 WHERE order_id = $1")
+                .bind(step.order_id)
+                .bind(note.as_str())
+                .execute(&mut **tx)
+                .await?;
         }
-        Ok(Outcome { status, credit_hold, detail: None })
+        Ok(Outcome {
+            status,
+            credit_hold,
+            detail: None,
+        })
     }
 
     /// Reserves what the new lines need beyond the old reservations and releases the rest,
     /// SKU by SKU in order; refuses with every shortage, changing nothing.
-    async fn adjust_reservations(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, old: &[OrderLine], new: &[OrderLine]) -> Result<(), TxError> {
+    async fn adjust_reservations(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        old: &[OrderLine],
+        new: &[OrderLine],
+    ) -> Result<(), TxError> {
         let mut delta: BTreeMap<&str, i64> = BTreeMap::new();
         for l in old {
             *delta.entry(l.sku.as_str()).or_default() -= l.reserved_qty;
@@ -224,11 +345,15 @@ where
         }
         let mut shortages = Vec::new();
         for (sku, d) in delta {
-            let kind = if d > 0 { MovementKind::Reserve } else { MovementKind::Release };
-            if d != 0 {
-                if let Some(short) = Self::move_for_order(tx, step, sku, kind, d.abs()).await? {
-                    shortages.push(short);
-                }
+            let kind = if d > 0 {
+                MovementKind::Reserve
+            } else {
+                MovementKind::Release
+            };
+            if d != 0
+                && let Some(short) = Self::move_for_order(tx, step, sku, kind, d.abs()).await?
+            {
+                shortages.push(short);
             }
         }
         if shortages.is_empty() {
@@ -238,13 +363,21 @@ where
         }
     }
 
-    async fn set_line_qty(tx: &mut Transaction<'static, DB>, order_id: &str, line_no: i64, column: &str, value: i64) -> Result<(), TxError> {
-        sqlx::query(&format!("UPDATE order_lines SET {column} = $3 WHERE order_id = $1 AND line_no = $2"))
-            .bind(order_id)
-            .bind(line_no)
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+    async fn set_line_qty(
+        tx: &mut Transaction<'static, DB>,
+        order_id: &str,
+        line_no: i64,
+        column: &str,
+        value: i64,
+    ) -> Result<(), TxError> {
+        sqlx::query(&format!(
+            "UPDATE order_lines SET {column} = $3 WHERE order_id = $1 AND line_no = $2"
+        ))
+        .bind(order_id)
+        .bind(line_no)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 }

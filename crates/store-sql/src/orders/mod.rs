@@ -10,13 +10,17 @@ mod place;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::ids::{LocationCode, MovementId, Sku};
-use domain::order::{Order, OrderFilter, OrderLine, OrderStatus, Shipment, Shortage, TimelineEntry};
+use domain::order::{
+    Order, OrderFilter, OrderLine, OrderStatus, Shipment, Shortage, TimelineEntry,
+};
 use domain::stock::MovementKind;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::StoreError;
 
 use crate::core::{Core, Dialect, TxError, retry};
-use crate::rows::{EventRow, LINE_COLUMNS, LineRow, ORDER_COLUMNS, OrderRow, ShipmentRow, from_json};
+use crate::rows::{
+    EventRow, LINE_COLUMNS, LineRow, ORDER_COLUMNS, OrderRow, ShipmentRow, from_json,
+};
 use crate::stock::LedgerEntry;
 
 /// The statuses whose lines hold reservations, as SQL.
@@ -51,9 +55,18 @@ where
         .await
     }
 
-    pub(crate) async fn list_orders(&self, f: &OrderFilter, before: Option<i64>, limit: i64) -> Result<Vec<(i64, Order)>, StoreError> {
+    pub(crate) async fn list_orders(
+        &self,
+        f: &OrderFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, Order)>, StoreError> {
         let pattern = f.q.as_ref().map(|q| {
-            let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         retry::<DB, _, _, _>(|| async {
@@ -89,27 +102,42 @@ where
     }
 
     /// The order's row by id or number, locked until commit when `lock`.
-    pub(crate) async fn order_row(tx: &mut Transaction<'static, DB>, id_or_number: &str, lock: bool) -> Result<OrderRow, TxError> {
+    pub(crate) async fn order_row(
+        tx: &mut Transaction<'static, DB>,
+        id_or_number: &str,
+        lock: bool,
+    ) -> Result<OrderRow, TxError> {
         let lock = if lock { DB::LOCK_ROWS } else { "" };
-        let row: Option<OrderRow> =
-            sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 OR number = $1{lock}"))
-                .bind(id_or_number)
-                .fetch_optional(&mut **tx)
-                .await?;
+        let row: Option<OrderRow> = sqlx::query_as(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 OR number = $1{lock}"
+        ))
+        .bind(id_or_number)
+        .fetch_optional(&mut **tx)
+        .await?;
         Ok(row.ok_or_else(|| StoreError::not_found(format!("order {id_or_number}")))?)
     }
 
-    pub(crate) async fn order_lines(tx: &mut Transaction<'static, DB>, order_id: &str) -> Result<Vec<OrderLine>, TxError> {
-        let rows: Vec<LineRow> =
-            sqlx::query_as(&format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY line_no"))
-                .bind(order_id)
-                .fetch_all(&mut **tx)
-                .await?;
-        Ok(rows.into_iter().map(OrderLine::try_from).collect::<Result<_, _>>()?)
+    pub(crate) async fn order_lines(
+        tx: &mut Transaction<'static, DB>,
+        order_id: &str,
+    ) -> Result<Vec<OrderLine>, TxError> {
+        let rows: Vec<LineRow> = sqlx::query_as(&format!(
+            "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY line_no"
+        ))
+        .bind(order_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(OrderLine::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
     /// The whole order: its row with lines, shipments and timeline.
-    pub(crate) async fn complete_order(tx: &mut Transaction<'static, DB>, row: OrderRow) -> Result<Order, TxError> {
+    pub(crate) async fn complete_order(
+        tx: &mut Transaction<'static, DB>,
+        row: OrderRow,
+    ) -> Result<Order, TxError> {
         let lines = Self::order_lines(tx, &row.order_id).await?;
         let events: Vec<EventRow> = sqlx::query_as(
             "SELECT at, actor, action, from_status, to_status, detail FROM order_events WHERE order_id = $1 ORDER BY event_no",
@@ -125,9 +153,19 @@ where
         .await?;
         Ok(Order {
             status: row.status()?,
-            ship_to: row.ship_to.as_deref().map(|s| from_json("ship_to", s)).transpose()?,
-            timeline: events.into_iter().map(TimelineEntry::try_from).collect::<Result<_, _>>()?,
-            shipments: shipments.into_iter().map(Shipment::try_from).collect::<Result<_, _>>()?,
+            ship_to: row
+                .ship_to
+                .as_deref()
+                .map(|s| from_json("ship_to", s))
+                .transpose()?,
+            timeline: events
+                .into_iter()
+                .map(TimelineEntry::try_from)
+                .collect::<Result<_, _>>()?,
+            shipments: shipments
+                .into_iter()
+                .map(Shipment::try_from)
+                .collect::<Result<_, _>>()?,
             lines,
             id: row.order_id,
             number: row.number,
@@ -145,7 +183,11 @@ where
     }
 
     /// Value of what the customer's open orders (but `except`) have not shipped yet.
-    pub(crate) async fn open_order_value(tx: &mut Transaction<'static, DB>, customer: &str, except: Option<&str>) -> Result<i64, TxError> {
+    pub(crate) async fn open_order_value(
+        tx: &mut Transaction<'static, DB>,
+        customer: &str,
+        except: Option<&str>,
+    ) -> Result<i64, TxError> {
         let (open,): (i64,) = sqlx::query_as(&format!(
             "SELECT CAST(COALESCE(SUM((l.base_qty - l.shipped_qty) * l.base_unit_price), 0) AS BIGINT) \
              FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
@@ -169,9 +211,19 @@ where
         qty: i64,
     ) -> Result<Option<Shortage>, TxError> {
         let (set, condition, on_hand_delta, reserved_delta) = match kind {
-            MovementKind::Reserve => ("reserved = reserved + $3", " AND on_hand - reserved >= $3", 0, qty),
+            MovementKind::Reserve => (
+                "reserved = reserved + $3",
+                " AND on_hand - reserved >= $3",
+                0,
+                qty,
+            ),
             MovementKind::Release => ("reserved = reserved - $3", "", 0, -qty),
-            MovementKind::Ship => ("on_hand = on_hand - $3, reserved = reserved - $3", "", -qty, -qty),
+            MovementKind::Ship => (
+                "on_hand = on_hand - $3, reserved = reserved - $3",
+                "",
+                -qty,
+                -qty,
+            ),
             _ => ("on_hand = on_hand + $3", "", qty, 0),
         };
         let moved: Option<(i64,)> = sqlx::query_as(&format!(
@@ -184,12 +236,18 @@ where
         .fetch_optional(&mut **tx)
         .await?;
         let Some((on_hand_after,)) = moved else {
-            let available: Option<(i64,)> = sqlx::query_as("SELECT on_hand - reserved FROM stock_levels WHERE location = $1 AND sku = $2")
-                .bind(step.location)
-                .bind(sku)
-                .fetch_optional(&mut **tx)
-                .await?;
-            return Ok(Some(Shortage { sku: sku.to_owned(), requested: qty, available: available.map_or(0, |(a,)| a) }));
+            let available: Option<(i64,)> = sqlx::query_as(
+                "SELECT on_hand - reserved FROM stock_levels WHERE location = $1 AND sku = $2",
+            )
+            .bind(step.location)
+            .bind(sku)
+            .fetch_optional(&mut **tx)
+            .await?;
+            return Ok(Some(Shortage {
+                sku: sku.to_owned(),
+                requested: qty,
+                available: available.map_or(0, |(a,)| a),
+            }));
         };
         let entry = LedgerEntry {
             id: MovementId::from_trusted(format!("{}.e{}.{sku}", step.number, step.event_no)),

@@ -41,7 +41,11 @@ where
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    pub(crate) async fn place_order(&self, order: NewOrder, meta: PlaceMeta) -> Result<Placed, StoreError> {
+    pub(crate) async fn place_order(
+        &self,
+        order: NewOrder,
+        meta: PlaceMeta,
+    ) -> Result<Placed, StoreError> {
         let at = micros(meta.now);
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
@@ -122,15 +126,21 @@ where
 
     /// The order an idempotency key already created, or `IdempotencyKeyReused` when the key
     /// came with another request.
-    async fn replay(tx: &mut Transaction<'static, DB>, meta: &PlaceMeta) -> Result<Option<domain::order::Order>, TxError> {
-        let found: Option<(String, String)> =
-            sqlx::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE idempotency_key = $1")
-                .bind(meta.idempotency_key.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
+    async fn replay(
+        tx: &mut Transaction<'static, DB>,
+        meta: &PlaceMeta,
+    ) -> Result<Option<domain::order::Order>, TxError> {
+        let found: Option<(String, String)> = sqlx::query_as(
+            "SELECT request_hash, order_id FROM idempotency_keys WHERE idempotency_key = $1",
+        )
+        .bind(meta.idempotency_key.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
         match found {
             None => Ok(None),
-            Some((hash, _)) if hash != meta.request_hash => Err(StoreError::Order(OrderError::IdempotencyKeyReused).into()),
+            Some((hash, _)) if hash != meta.request_hash => {
+                Err(StoreError::Order(OrderError::IdempotencyKeyReused).into())
+            }
             Some((_, order_id)) => {
                 let row = Self::order_row(tx, &order_id, false).await?;
                 Ok(Some(Self::complete_order(tx, row).await?))
@@ -140,10 +150,17 @@ where
 
     /// The customer of a new order: it must exist and be active. Locked when it has a credit
     /// limit, so that two orders cannot both pass the same credit check.
-    pub(crate) async fn ordering_customer(tx: &mut Transaction<'static, DB>, code: &str) -> Result<Customer, TxError> {
+    pub(crate) async fn ordering_customer(
+        tx: &mut Transaction<'static, DB>,
+        code: &str,
+    ) -> Result<Customer, TxError> {
         let customer = match Self::read_customer(tx, code, false).await {
             Err(TxError::Store(StoreError::NotFound { .. })) => {
-                let error = FieldError::new("customer", "unknown_customer", format!("no customer {code}"));
+                let error = FieldError::new(
+                    "customer",
+                    "unknown_customer",
+                    format!("no customer {code}"),
+                );
                 return Err(StoreError::Invalid(vec![error]).into());
             }
             other => other?,
@@ -176,25 +193,43 @@ where
         for (i, line) in lines.iter().enumerate() {
             let field = |name: &str| format!("lines[{i}].{name}");
             let Some(product) = products.get(line.sku.as_str()) else {
-                errors.push(FieldError::new(field("sku"), "unknown_sku", format!("no product {}", line.sku)));
+                errors.push(FieldError::new(
+                    field("sku"),
+                    "unknown_sku",
+                    format!("no product {}", line.sku),
+                ));
                 continue;
             };
             if !product.active {
-                errors.push(FieldError::new(field("sku"), "inactive_product", format!("{} cannot be ordered now", line.sku)));
+                errors.push(FieldError::new(
+                    field("sku"),
+                    "inactive_product",
+                    format!("{} cannot be ordered now", line.sku),
+                ));
                 continue;
             }
-            let (unit, factor, base_qty) = match product.order_rules().to_base(line.qty, line.unit.as_deref()) {
+            let (unit, factor, base_qty) = match product
+                .order_rules()
+                .to_base(line.qty, line.unit.as_deref())
+            {
                 Ok(converted) => converted,
                 Err(e) => {
                     errors.push(e.within(&format!("lines[{i}]")));
                     continue;
                 }
             };
-            let kept = keep.iter().find(|k| k.sku == line.sku.as_str() && k.qty == line.qty && k.unit == unit);
+            let kept = keep
+                .iter()
+                .find(|k| k.sku == line.sku.as_str() && k.qty == line.qty && k.unit == unit);
             let (base_unit_price, source, currency) = match kept {
                 Some(k) => (k.base_unit_price, k.price_source, None),
                 None => {
-                    let r = pricing::resolve(product.price, rules.get(line.sku.as_str()).map_or(&[][..], Vec::as_slice), base_qty, on);
+                    let r = pricing::resolve(
+                        product.price,
+                        rules.get(line.sku.as_str()).map_or(&[][..], Vec::as_slice),
+                        base_qty,
+                        on,
+                    );
                     let currency = match r.source {
                         PriceSource::Tier => tier_currency.clone(),
                         _ => None,
@@ -202,13 +237,24 @@ where
                     (r.unit_price, r.source, currency)
                 }
             };
-            let amounts = base_unit_price.checked_mul(factor).zip(base_unit_price.checked_mul(base_qty));
+            let amounts = base_unit_price
+                .checked_mul(factor)
+                .zip(base_unit_price.checked_mul(base_qty));
             let Some((unit_price, line_total)) = amounts else {
-                errors.push(FieldError::new(field("qty"), "out_of_range", "the line's total is too large"));
+                errors.push(FieldError::new(
+                    field("qty"),
+                    "out_of_range",
+                    "the line's total is too large",
+                ));
                 continue;
             };
             if let Some(expected) = line.expected_unit_price.filter(|e| *e != unit_price) {
-                changes.push(PriceChange { sku: line.sku.to_string(), unit: unit.clone(), expected_unit_price: expected, unit_price });
+                changes.push(PriceChange {
+                    sku: line.sku.to_string(),
+                    unit: unit.clone(),
+                    expected_unit_price: expected,
+                    unit_price,
+                });
             }
             priced.push(Priced {
                 currency: currency.unwrap_or_else(|| product.currency.to_string()),
@@ -230,9 +276,20 @@ where
             });
         }
         if let Some(first) = priced.first().map(|p| p.currency.clone()) {
-            for (i, p) in priced.iter().enumerate().filter(|(_, p)| p.currency != first) {
-                let message = format!("{} is priced in {}, the order in {first}", p.line.sku, p.currency);
-                errors.push(FieldError::new(format!("lines[{i}].sku"), "currency_mismatch", message));
+            for (i, p) in priced
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.currency != first)
+            {
+                let message = format!(
+                    "{} is priced in {}, the order in {first}",
+                    p.line.sku, p.currency
+                );
+                errors.push(FieldError::new(
+                    format!("lines[{i}].sku"),
+                    "currency_mismatch",
+                    message,
+                ));
             }
         }
         if !errors.is_empty() {
@@ -246,44 +303,80 @@ where
 
     /// The order total and currency, refusing a total beyond `i64`.
     pub(crate) fn total(priced: &[Priced]) -> Result<(i64, String), TxError> {
-        let total = priced.iter().try_fold(0i64, |sum, p| sum.checked_add(p.line.line_total));
-        let total = total.ok_or_else(|| StoreError::Invalid(vec![FieldError::new("lines", "out_of_range", "the order's total is too large")]))?;
-        let currency = priced.first().map_or_else(|| "CNY".to_owned(), |p| p.currency.clone());
+        let total = priced
+            .iter()
+            .try_fold(0i64, |sum, p| sum.checked_add(p.line.line_total));
+        let total = total.ok_or_else(|| {
+            StoreError::Invalid(vec![FieldError::new(
+                "lines",
+                "out_of_range",
+                "the order's total is too large",
+            )])
+        })?;
+        let currency = priced
+            .first()
+            .map_or_else(|| "CNY".to_owned(), |p| p.currency.clone());
         Ok((total, currency))
     }
 
-    async fn products_by_sku(tx: &mut Transaction<'static, DB>, skus: &[&str]) -> Result<HashMap<String, Product>, TxError> {
+    async fn products_by_sku(
+        tx: &mut Transaction<'static, DB>,
+        skus: &[&str],
+    ) -> Result<HashMap<String, Product>, TxError> {
         let mut rows: Vec<ProductRow> = Vec::with_capacity(skus.len());
         for chunk in skus.chunks(500) {
-            let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku IN ({})", placeholders(1, chunk.len()));
+            let sql = format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE sku IN ({})",
+                placeholders(1, chunk.len())
+            );
             let mut query = sqlx::query_as::<DB, ProductRow>(&sql);
             for sku in chunk {
                 query = query.bind(*sku);
             }
             rows.extend(query.fetch_all(&mut **tx).await?);
         }
-        Ok(Self::complete_products(tx, rows).await?.into_iter().map(|p| (p.sku.to_string(), p)).collect())
+        Ok(Self::complete_products(tx, rows)
+            .await?
+            .into_iter()
+            .map(|p| (p.sku.to_string(), p))
+            .collect())
     }
 
     /// Reserves every line in SKU order; refuses with every shortage when any line is short.
-    pub(crate) async fn reserve_lines(tx: &mut Transaction<'static, DB>, step: &OrderStep<'_>, lines: &[OrderLine]) -> Result<(), TxError> {
+    pub(crate) async fn reserve_lines(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        lines: &[OrderLine],
+    ) -> Result<(), TxError> {
         let mut sorted: Vec<&OrderLine> = lines.iter().collect();
         sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
         let mut shortages = Vec::new();
         for line in sorted {
-            if let Some(short) = Self::move_for_order(tx, step, &line.sku, MovementKind::Reserve, line.base_qty).await? {
+            if let Some(short) =
+                Self::move_for_order(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
+                    .await?
+            {
                 shortages.push(short);
             }
         }
         if shortages.is_empty() {
             Ok(())
         } else {
-            shortages.sort_by(|a, b| lines.iter().position(|l| l.sku == a.sku).cmp(&lines.iter().position(|l| l.sku == b.sku)));
+            shortages.sort_by(|a, b| {
+                lines
+                    .iter()
+                    .position(|l| l.sku == a.sku)
+                    .cmp(&lines.iter().position(|l| l.sku == b.sku))
+            });
             Err(StoreError::Order(OrderError::InsufficientStock { shortages }).into())
         }
     }
 
-    pub(crate) async fn insert_lines(tx: &mut Transaction<'static, DB>, order_id: &str, lines: &[OrderLine]) -> Result<(), TxError> {
+    pub(crate) async fn insert_lines(
+        tx: &mut Transaction<'static, DB>,
+        order_id: &str,
+        lines: &[OrderLine],
+    ) -> Result<(), TxError> {
         for l in lines {
             sqlx::query(&format!(
                 "INSERT INTO order_lines (order_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",

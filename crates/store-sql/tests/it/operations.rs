@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::ids::{LocationCode, Sku};
+use domain::order::{LineInput, OrderInput, QtyInput, ShipInput};
+use domain::pricing::{PriceEntryInput, PriceListInput, validate_entries};
 use domain::stock::MovementKind::{Receipt, Sale};
-use store::conformance::{location, movement, product};
+use store::OrderCommand;
+use store::conformance::{customer, location, movement, place, product};
 use store::{BackupRecord, Store};
 use store_sql::testing::TestDatabase;
 
@@ -18,6 +21,85 @@ async fn stocked(store: &Arc<dyn Store>, skus: usize) {
             .await
             .unwrap();
     }
+}
+
+/// A price list, a customer with its own prices, and orders in several states.
+async fn with_orders(store: &Arc<dyn Store>) {
+    let entries: Vec<PriceEntryInput> =
+        serde_json::from_str(r#"[{"sku":"S00","min_qty":5,"unit_price":80}]"#).unwrap();
+    let list = PriceListInput {
+        name: "Gold".into(),
+        currency: None,
+        entries,
+    };
+    store
+        .put_price_list(list.validate("GOLD").unwrap())
+        .await
+        .unwrap();
+    store
+        .create_customer(customer("C", Some("GOLD"), None, true))
+        .await
+        .unwrap();
+    let own = validate_entries(
+        &serde_json::from_str::<Vec<PriceEntryInput>>(r#"[{"sku":"S01","unit_price":70}]"#)
+            .unwrap(),
+    )
+    .unwrap();
+    store.put_customer_prices("C", own).await.unwrap();
+    store
+        .apply_movements(
+            (0..3)
+                .map(|i| movement(&format!("open{i}"), "WH", &format!("S0{i}"), Receipt, 50))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let order = |lines: &[(&str, i64)]| OrderInput {
+        customer: "C".into(),
+        location: Some("WH".into()),
+        lines: lines
+            .iter()
+            .map(|(s, q)| LineInput {
+                sku: (*s).into(),
+                qty: *q,
+                unit: None,
+                expected_unit_price: None,
+            })
+            .collect(),
+        ship_to: None,
+        note: Some("backup test".into()),
+        requested_date: None,
+    };
+    let open = place(store, &order(&[("S00", 6), ("S01", 2)]), "o1")
+        .await
+        .unwrap()
+        .order;
+    let shipped = place(store, &order(&[("S02", 4)]), "o2")
+        .await
+        .unwrap()
+        .order;
+    let lines = ShipInput {
+        lines: vec![QtyInput {
+            sku: "S02".into(),
+            qty: 1,
+        }],
+        carrier: None,
+        tracking_number: None,
+    };
+    store
+        .act_on_order(
+            &shipped.id,
+            OrderCommand::Ship(lines.validate().unwrap()),
+            None,
+            "t",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        open.lines[0].price_source,
+        domain::pricing::PriceSource::Tier
+    );
 }
 
 async fn both(name: &str) -> Vec<TestDatabase> {
@@ -104,6 +186,7 @@ async fn the_ledger_refuses_edits_and_deletions() {
 /// `target`: the restored database verifies and holds exactly the snapshot.
 async fn backup_during_writes_restores(source: &TestDatabase, target: &TestDatabase) {
     stocked(&source.store, 10).await;
+    with_orders(&source.store).await;
     let writing = Arc::new(AtomicBool::new(true));
     let writers: Vec<_> = (0..4)
         .map(|w| {

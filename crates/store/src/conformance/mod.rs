@@ -9,6 +9,10 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod orders;
+
+pub use orders::*;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -45,6 +49,17 @@ macro_rules! conformance_tests {
             a_reused_id_racing_at_two_levels_is_refused_not_failed,
             tokens_story,
             export_writes_every_record_and_restore_refuses_a_full_database,
+            prices_resolve_by_source_and_break,
+            pack_units_convert_and_order_rules_hold,
+            a_short_line_reserves_nothing,
+            an_order_lives_through_review_shipments_delivery_and_return,
+            edits_move_the_reservation_by_the_difference,
+            orders_over_credit_wait_for_review,
+            concurrent_orders_never_oversell,
+            random_orders_from_many_tasks_keep_every_invariant,
+            one_idempotency_key_makes_one_order,
+            cancel_and_ship_racing_one_wins,
+            orders_list_newest_first_with_filters,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
