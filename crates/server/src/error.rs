@@ -12,8 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::order::OrderError;
-use serde_json::json;
 use serde::Serialize;
+use serde_json::json;
 use store::StoreError;
 
 /// Why a request failed.
@@ -32,7 +32,7 @@ pub enum AppError {
     Unauthorized,
     /// The thing asked for does not exist.
     NotFound(String),
-        /// The route exists but not with this method.
+    /// The route exists but not with this method.
     MethodNotAllowed,
     /// An order operation refused by a business rule; carries what the client needs.
     Order(OrderError),
@@ -71,16 +71,28 @@ impl AppError {
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                        AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            AppError::PreconditionRequired => (StatusCode::PRECONDITION_REQUIRED, "if_match_required"),
+            AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AppError::PreconditionRequired => {
+                (StatusCode::PRECONDITION_REQUIRED, "if_match_required")
+            }
             AppError::Order(e) => match e {
-                OrderError::InsufficientStock { .. } => (StatusCode::CONFLICT, "insufficient_stock"),
+                OrderError::InsufficientStock { .. } => {
+                    (StatusCode::CONFLICT, "insufficient_stock")
+                }
                 OrderError::PriceChanged { .. } => (StatusCode::CONFLICT, "price_changed"),
-                OrderError::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
-                OrderError::VersionMismatch { .. } => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
-                OrderError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+                OrderError::InvalidTransition { .. } => {
+                    (StatusCode::CONFLICT, "invalid_transition")
+                }
+                OrderError::VersionMismatch { .. } => {
+                    (StatusCode::PRECONDITION_FAILED, "version_mismatch")
+                }
+                OrderError::IdempotencyKeyReused => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+                }
                 OrderError::CustomerSuspended(_) => (StatusCode::CONFLICT, "customer_suspended"),
-                OrderError::CreditLimitExceeded { .. } => (StatusCode::CONFLICT, "credit_limit_exceeded"),
+                OrderError::CreditLimitExceeded { .. } => {
+                    (StatusCode::CONFLICT, "credit_limit_exceeded")
+                }
             },
             AppError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -97,7 +109,7 @@ impl From<StoreError> for AppError {
                 code,
                 detail: message,
             },
-                        StoreError::Invalid(errors) => AppError::Validation(errors),
+            StoreError::Invalid(errors) => AppError::Validation(errors),
             StoreError::Order(e) => AppError::Order(e),
             StoreError::Unavailable(cause) => AppError::Unavailable(cause),
             StoreError::Other(cause) => AppError::Internal(cause),
@@ -126,7 +138,7 @@ struct Problem<'a> {
     status: u16,
     detail: String,
     code: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
     /// Members particular to the problem (`shortages`, `prices`, `current_version`, …).
     #[serde(flatten)]
@@ -138,9 +150,13 @@ fn order_members(e: &OrderError) -> serde_json::Map<String, serde_json::Value> {
     let value = match e {
         OrderError::InsufficientStock { shortages } => json!({ "shortages": shortages }),
         OrderError::PriceChanged { prices } => json!({ "prices": prices }),
-        OrderError::InvalidTransition { status, action } => json!({ "status": status, "action": action }),
+        OrderError::InvalidTransition { status, action } => {
+            json!({ "status": status, "action": action })
+        }
         OrderError::VersionMismatch { current } => json!({ "current_version": current }),
-        OrderError::CreditLimitExceeded { limit, open } => json!({ "credit_limit": limit, "open_order_value": open }),
+        OrderError::CreditLimitExceeded { limit, open } => {
+            json!({ "credit_limit": limit, "open_order_value": open })
+        }
         OrderError::CustomerSuspended(_) | OrderError::IdempotencyKeyReused => json!({}),
     };
     match value {
@@ -161,7 +177,7 @@ impl IntoResponse for AppError {
                 many => format!("{} fields are invalid", many.len()),
             },
             AppError::Unauthorized => "a valid bearer token is required".to_owned(),
-                        AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
+            AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             AppError::PreconditionRequired => "send the order's version in If-Match".to_owned(),
             AppError::Order(e) => e.to_string(),
             AppError::Unavailable(cause) => {
@@ -182,7 +198,7 @@ impl IntoResponse for AppError {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail,
-                        code,
+            code,
             errors,
             extra: match &self {
                 AppError::Order(e) => order_members(e),

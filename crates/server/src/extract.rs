@@ -55,12 +55,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let empty = req.headers().get(header::CONTENT_LENGTH).is_some_and(|l| l == "0")
-            || (req.headers().get(header::CONTENT_LENGTH).is_none() && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|l| l == "0")
+            || (req.headers().get(header::CONTENT_LENGTH).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none());
         if empty {
             return Ok(OptionalJson(None));
         }
-        Json::<T>::from_request(req, state).await.map(|Json(value)| OptionalJson(Some(value)))
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(value)| OptionalJson(Some(value)))
     }
 }
 

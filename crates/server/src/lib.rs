@@ -28,7 +28,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// any number of nodes can serve the same database.
 #[derive(Clone)]
 pub struct AppState {
-        /// The database.
+    /// The database.
     pub store: Arc<dyn Store>,
     /// The warehouse that fulfils orders that name no location.
     pub default_location: Option<domain::ids::LocationCode>,

@@ -37,18 +37,34 @@ async fn create(
     _caller: Caller,
     extract::Json(input): extract::Json<CustomerInput>,
 ) -> Result<(StatusCode, Json<Customer>), AppError> {
-    let customer = state.store.create_customer(input.validate(Utc::now())?).await?;
+    let customer = state
+        .store
+        .create_customer(input.validate(Utc::now())?)
+        .await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-async fn list(State(state): State<AppState>, _caller: Caller, Query(page): Query<PageQuery>) -> Result<Json<Page<Customer>>, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Customer>>, AppError> {
     let limit = page.limit()?;
     let after = page.cursor(1)?.map(|mut key| key.remove(0));
-    let items = state.store.list_customers(after.as_deref(), limit + 1).await?;
-    Ok(Json(Page::from_overfetch(items, limit, |c| vec![c.code.clone()])))
+    let items = state
+        .store
+        .list_customers(after.as_deref(), limit + 1)
+        .await?;
+    Ok(Json(Page::from_overfetch(items, limit, |c| {
+        vec![c.code.clone()]
+    })))
 }
 
-async fn show(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<Customer>, AppError> {
+async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+) -> Result<Json<Customer>, AppError> {
     Ok(Json(state.store.get_customer(&code("code", &c)?).await?))
 }
 
@@ -58,7 +74,12 @@ async fn update(
     Path(c): Path<String>,
     extract::Json(patch): extract::Json<CustomerPatch>,
 ) -> Result<Json<Customer>, AppError> {
-    Ok(Json(state.store.update_customer(&code("code", &c)?, patch, Utc::now()).await?))
+    Ok(Json(
+        state
+            .store
+            .update_customer(&code("code", &c)?, patch, Utc::now())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -85,23 +106,44 @@ async fn prices(
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=domain::stock::MAX_QTY).contains(n))
-            .ok_or_else(|| AppError::field("qty", "out_of_range", "qty is a whole number of base units, 1 or more"))?,
+            .ok_or_else(|| {
+                AppError::field(
+                    "qty",
+                    "out_of_range",
+                    "qty is a whole number of base units, 1 or more",
+                )
+            })?,
     };
     let today = Utc::now().date_naive();
     if let Some(sku) = q.sku.as_deref() {
         let sku = param(Sku::parse, "sku", sku)?;
-        return Ok(Json(Page { items: vec![state.store.quote(&customer, &sku, qty, today).await?], next: None }));
+        return Ok(Json(Page {
+            items: vec![state.store.quote(&customer, &sku, qty, today).await?],
+            next: None,
+        }));
     }
     state.store.get_customer(&customer).await?;
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let limit = page.limit()?;
-    let after = page.cursor(1)?.map(|mut key| Sku::from_trusted(key.remove(0)));
+    let after = page
+        .cursor(1)?
+        .map(|mut key| Sku::from_trusted(key.remove(0)));
     let products = state.store.list_products(after.as_ref(), limit + 1).await?;
     let mut quotes = Vec::with_capacity(products.len());
     for product in &products {
-        quotes.push(state.store.quote(&customer, &product.sku, qty, today).await?);
+        quotes.push(
+            state
+                .store
+                .quote(&customer, &product.sku, qty, today)
+                .await?,
+        );
     }
-    Ok(Json(Page::from_overfetch(quotes, limit, |q| vec![q.sku.clone()])))
+    Ok(Json(Page::from_overfetch(quotes, limit, |q| {
+        vec![q.sku.clone()]
+    })))
 }
 
 #[derive(Deserialize)]
@@ -124,11 +166,18 @@ async fn put_rules(
     extract::Json(rules): extract::Json<Rules>,
 ) -> Result<Json<Entries>, AppError> {
     let customer = code("code", &c)?;
-    let entries = state.store.put_customer_prices(&customer, pricing::validate_entries(&rules.entries)?).await?;
+    let entries = state
+        .store
+        .put_customer_prices(&customer, pricing::validate_entries(&rules.entries)?)
+        .await?;
     Ok(Json(Entries { customer, entries }))
 }
 
-async fn rules(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<Entries>, AppError> {
+async fn rules(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+) -> Result<Json<Entries>, AppError> {
     let customer = code("code", &c)?;
     let entries = state.store.customer_prices(&customer).await?;
     Ok(Json(Entries { customer, entries }))
@@ -144,6 +193,10 @@ async fn put_list(
     Ok(Json(state.store.put_price_list(input.validate(&c)?).await?))
 }
 
-async fn show_list(State(state): State<AppState>, _caller: Caller, Path(c): Path<String>) -> Result<Json<PriceList>, AppError> {
+async fn show_list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(c): Path<String>,
+) -> Result<Json<PriceList>, AppError> {
     Ok(Json(state.store.get_price_list(&code("code", &c)?).await?))
 }

@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
         Router::new()
             .merge(locations::router())
             .merge(products::router())
-                        .merge(stock::router())
+            .merge(stock::router())
             .merge(customers::router())
             .merge(orders::router()),
     )

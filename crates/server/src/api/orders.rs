@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::ids::Sku;
-use domain::order::{self, Order, OrderFilter, OrderInput, OrderPatchInput, OrderStatus, ReturnInput, ShipInput};
+use domain::order::{
+    self, Order, OrderFilter, OrderInput, OrderPatchInput, OrderStatus, ReturnInput, ShipInput,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::{OrderCommand, PlaceMeta};
@@ -46,29 +48,46 @@ impl IntoResponse for OrderReply {
             headers.insert(header::ETAG, etag);
         }
         if status == StatusCode::CREATED
-            && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
-                headers.insert(header::LOCATION, location);
-            }
+            && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id))
+        {
+            headers.insert(header::LOCATION, location);
+        }
         (status, headers, Json(order)).into_response()
     }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
-    let value = headers
-        .get("idempotency-key")
-        .ok_or_else(|| AppError::field("Idempotency-Key", "required", "send an Idempotency-Key header; a retry with the same key is safe"))?;
-    let text = value.to_str().map_err(|_| AppError::field("Idempotency-Key", "bad_format", "Idempotency-Key is visible ASCII"))?;
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        AppError::field(
+            "Idempotency-Key",
+            "required",
+            "send an Idempotency-Key header; a retry with the same key is safe",
+        )
+    })?;
+    let text = value.to_str().map_err(|_| {
+        AppError::field(
+            "Idempotency-Key",
+            "bad_format",
+            "Idempotency-Key is visible ASCII",
+        )
+    })?;
     Ok(order::idempotency_key(text)?)
 }
 
 /// The version in `If-Match` (`3`, `"3"` or `W/"3"`), if sent.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let text = value.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i64>()
-        .map(Some)
-        .map_err(|_| AppError::field("If-Match", "bad_format", "If-Match is the order's version, e.g. \"3\""))
+    text.parse::<i64>().map(Some).map_err(|_| {
+        AppError::field(
+            "If-Match",
+            "bad_format",
+            "If-Match is the order's version, e.g. \"3\"",
+        )
+    })
 }
 
 /// A random order id in UUID v4 form: unguessable, so ids reveal nothing about volumes.
@@ -78,16 +97,31 @@ fn new_order_id() -> Result<String, AppError> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
 }
 
-async fn place_input(state: &AppState, caller: &Caller, key: String, input: &OrderInput) -> Result<OrderReply, AppError> {
+async fn place_input(
+    state: &AppState,
+    caller: &Caller,
+    key: String,
+    input: &OrderInput,
+) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
     let canonical = serde_json::to_vec(input).map_err(|e| AppError::Internal(e.to_string()))?;
     let meta = PlaceMeta {
         order_id: new_order_id()?,
         idempotency_key: key,
-        request_hash: Sha256::digest(&canonical).iter().map(|b| format!("{b:02x}")).collect(),
+        request_hash: Sha256::digest(&canonical)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
         actor: caller.0.name.clone(),
         now: Utc::now(),
     };
@@ -108,14 +142,26 @@ async fn place(
 }
 
 /// Places a new order with the lines of an old one, priced and checked as of now.
-async fn reorder(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+async fn reorder(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
     let old = state.store.get_order(&id).await?;
     place_input(&state, &caller, key, &old.as_input()).await
 }
 
-async fn show(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<OrderReply, AppError> {
-    Ok(OrderReply(StatusCode::OK, state.store.get_order(&id).await?))
+async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<OrderReply, AppError> {
+    Ok(OrderReply(
+        StatusCode::OK,
+        state.store.get_order(&id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -136,9 +182,18 @@ fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> 
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| AppError::field(field, "bad_format", format!("{field} is a date (2026-11-22) or an RFC 3339 time")))?;
-    let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        AppError::field(
+            field,
+            "bad_format",
+            format!("{field} is a date (2026-11-22) or an RFC 3339 time"),
+        )
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
     Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
@@ -149,24 +204,58 @@ struct OrderPage {
 }
 
 /// Orders, newest first, filtered.
-async fn list(State(state): State<AppState>, _caller: Caller, Query(q): Query<ListQuery>) -> Result<Json<OrderPage>, AppError> {
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<OrderPage>, AppError> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let limit = page.limit()?;
     let before = match page.cursor(1)? {
-        Some(key) => Some(key[0].parse::<i64>().map_err(|_| AppError::field("cursor", "bad_cursor", "cursor is not one this API returned"))?),
+        Some(key) => Some(key[0].parse::<i64>().map_err(|_| {
+            AppError::field(
+                "cursor",
+                "bad_cursor",
+                "cursor is not one this API returned",
+            )
+        })?),
         None => None,
     };
     let filter = OrderFilter {
-        customer: q.customer.as_deref().map(|c| param(|f, v| domain::validation::code(f, v, 32), "customer", c)).transpose()?,
-        status: q.status.as_deref().map(|s| param(OrderStatus::parse, "status", s)).transpose()?,
-        from: q.from.as_deref().map(|t| bound("from", t, false)).transpose()?,
+        customer: q
+            .customer
+            .as_deref()
+            .map(|c| param(|f, v| domain::validation::code(f, v, 32), "customer", c))
+            .transpose()?,
+        status: q
+            .status
+            .as_deref()
+            .map(|s| param(OrderStatus::parse, "status", s))
+            .transpose()?,
+        from: q
+            .from
+            .as_deref()
+            .map(|t| bound("from", t, false))
+            .transpose()?,
         to: q.to.as_deref().map(|t| bound("to", t, true)).transpose()?,
-        sku: q.sku.as_deref().map(|s| param(Sku::parse, "sku", s)).transpose()?,
-        q: q.q.filter(|t| !t.trim().is_empty()).map(|t| t.trim().chars().take(100).collect()),
+        sku: q
+            .sku
+            .as_deref()
+            .map(|s| param(Sku::parse, "sku", s))
+            .transpose()?,
+        q: q.q
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().chars().take(100).collect()),
     };
     let rows = state.store.list_orders(&filter, before, limit + 1).await?;
     let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
-    Ok(Json(OrderPage { items: page.items.into_iter().map(|(_, o)| o).collect(), next: page.next }))
+    Ok(Json(OrderPage {
+        items: page.items.into_iter().map(|(_, o)| o).collect(),
+        next: page.next,
+    }))
 }
 
 /// Changes lines, address or note of an order that has not shipped; needs `If-Match`.
@@ -179,15 +268,33 @@ async fn edit(
 ) -> Result<OrderReply, AppError> {
     let version = if_match(&headers)?.ok_or(AppError::PreconditionRequired)?;
     let patch = input.validate()?;
-    act(&state, &caller, &headers, &id, OrderCommand::Edit(patch), Some(version)).await
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Edit(patch),
+        Some(version),
+    )
+    .await
 }
 
-async fn act(state: &AppState, caller: &Caller, headers: &HeaderMap, id: &str, command: OrderCommand, version: Option<i64>) -> Result<OrderReply, AppError> {
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+    command: OrderCommand,
+    version: Option<i64>,
+) -> Result<OrderReply, AppError> {
     let version = match version {
         Some(v) => Some(v),
         None => if_match(headers)?,
     };
-    let order = state.store.act_on_order(id, command, version, &caller.0.name, Utc::now()).await?;
+    let order = state
+        .store
+        .act_on_order(id, command, version, &caller.0.name, Utc::now())
+        .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }
 
@@ -198,10 +305,18 @@ struct Reason {
 }
 
 fn reason(body: Option<Reason>) -> Result<Option<String>, AppError> {
-    body.and_then(|b| b.reason).map(|r| domain::validation::text("reason", &r, 200)).transpose().map_err(|e| AppError::Validation(vec![e]))
+    body.and_then(|b| b.reason)
+        .map(|r| domain::validation::text("reason", &r, 200))
+        .transpose()
+        .map_err(|e| AppError::Validation(vec![e]))
 }
 
-async fn approve(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<OrderReply, AppError> {
     act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
 }
 
@@ -212,7 +327,15 @@ async fn reject(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Reject(reason(body)?), None).await
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Reject(reason(body)?),
+        None,
+    )
+    .await
 }
 
 async fn cancel(
@@ -222,7 +345,15 @@ async fn cancel(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Cancel(reason(body)?), None).await
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Cancel(reason(body)?),
+        None,
+    )
+    .await
 }
 
 async fn ship(
@@ -232,10 +363,23 @@ async fn ship(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ShipInput>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Ship(input.validate()?), None).await
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Ship(input.validate()?),
+        None,
+    )
+    .await
 }
 
-async fn deliver(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<OrderReply, AppError> {
+async fn deliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<OrderReply, AppError> {
     act(&state, &caller, &headers, &id, OrderCommand::Deliver, None).await
 }
 
@@ -246,5 +390,13 @@ async fn take_back(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ReturnInput>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Return(input.validate()?), None).await
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Return(input.validate()?),
+        None,
+    )
+    .await
 }

@@ -21,6 +21,7 @@ fn with(replace: &str, by: &str) -> String {
 }
 
 struct Case {
+    headers: &'static [(&'static str, &'static str)],
     what: &'static str,
     method: &'static str,
     path: &'static str,
@@ -41,6 +42,7 @@ fn case(
     field: Option<&'static str>,
 ) -> Case {
     Case {
+        headers: &[],
         what,
         method,
         path,
@@ -49,6 +51,28 @@ fn case(
         status,
         code,
         field,
+    }
+}
+
+fn order_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "POST",
+        "/api/v1/orders",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+    .with_key()
+}
+
+impl Case {
+    fn with_key(self) -> Self {
+        Case {
+            headers: &[("idempotency-key", "bad-input-test")],
+            ..self
+        }
     }
 }
 
@@ -477,6 +501,184 @@ fn cases() -> Vec<Case> {
             "not_found",
             None,
         ),
+        order_case(
+            "order of zero",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":0}]}"#,
+            "out_of_range",
+            "lines[0].qty",
+        ),
+        order_case(
+            "order of nothing",
+            r#"{"customer":"ACME","lines":[]}"#,
+            "required",
+            "lines",
+        ),
+        order_case(
+            "order for nobody",
+            r#"{"customer":"NOBODY","lines":[{"sku":"A","qty":1}]}"#,
+            "unknown_customer",
+            "customer",
+        ),
+        order_case(
+            "order of a ghost",
+            r#"{"customer":"ACME","lines":[{"sku":"GHOST","qty":1}]}"#,
+            "unknown_sku",
+            "lines[0].sku",
+        ),
+        order_case(
+            "order naming a SKU twice",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":1},{"sku":"A","qty":2}]}"#,
+            "duplicate",
+            "lines[1].sku",
+        ),
+        order_case(
+            "order in an unknown unit",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":1,"unit":"箱"}]}"#,
+            "unknown_unit",
+            "lines[0].unit",
+        ),
+        order_case(
+            "order from an unknown place",
+            r#"{"customer":"ACME","location":"MARS","lines":[{"sku":"A","qty":1}]}"#,
+            "unknown_location",
+            "location",
+        ),
+        order_case(
+            "order with a bad date",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":1}],"requested_date":"soon"}"#,
+            "invalid",
+            "requested_date",
+        ),
+        order_case(
+            "order with an extra field",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":1,"discount":5}]}"#,
+            "unknown_field",
+            "lines[0].discount",
+        ),
+        order_case(
+            "order with a negative expected price",
+            r#"{"customer":"ACME","lines":[{"sku":"A","qty":1,"expected_unit_price":-5}]}"#,
+            "negative",
+            "lines[0].expected_unit_price",
+        ),
+        Case {
+            headers: &[("idempotency-key", "two words")],
+            ..order_case(
+                "order with a bad key",
+                r#"{"customer":"ACME","lines":[{"sku":"A","qty":1}]}"#,
+                "bad_format",
+                "Idempotency-Key",
+            )
+        },
+        Case {
+            headers: &[],
+            ..order_case(
+                "order without a key",
+                r#"{"customer":"ACME","lines":[{"sku":"A","qty":1}]}"#,
+                "required",
+                "Idempotency-Key",
+            )
+        },
+        case(
+            "order short of stock",
+            "POST",
+            "/api/v1/orders",
+            Some(r#"{"customer":"ACME","lines":[{"sku":"A","qty":1000}]}"#.into()),
+            409,
+            "insufficient_stock",
+            None,
+        )
+        .with_key(),
+        case(
+            "shipping an unknown order",
+            "POST",
+            "/api/v1/orders/nope/ship",
+            Some(r#"{"lines":[{"sku":"A","qty":1}]}"#.into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "shipping nothing",
+            "POST",
+            "/api/v1/orders/nope/ship",
+            Some(r#"{"lines":[{"sku":"A","qty":0}]}"#.into()),
+            422,
+            "out_of_range",
+            Some("lines[0].qty"),
+        ),
+        case(
+            "orders in a made-up status",
+            "GET",
+            "/api/v1/orders?status=lost",
+            None,
+            422,
+            "unknown_status",
+            Some("status"),
+        ),
+        case(
+            "orders from a bad date",
+            "GET",
+            "/api/v1/orders?from=yesterday",
+            None,
+            422,
+            "bad_format",
+            Some("from"),
+        ),
+        case(
+            "customer with a bad email",
+            "POST",
+            "/api/v1/customers",
+            Some(r#"{"code":"X","name":"X","contacts":[{"name":"Li","email":"li at x"}]}"#.into()),
+            422,
+            "bad_format",
+            Some("contacts[0].email"),
+        ),
+        case(
+            "customer with negative credit",
+            "POST",
+            "/api/v1/customers",
+            Some(r#"{"code":"X","name":"X","credit_limit":-1}"#.into()),
+            422,
+            "negative",
+            Some("credit_limit"),
+        ),
+        case(
+            "customer twice",
+            "POST",
+            "/api/v1/customers",
+            Some(r#"{"code":"ACME","name":"X"}"#.into()),
+            409,
+            "already_exists",
+            None,
+        ),
+        case(
+            "price list with a negative price",
+            "PUT",
+            "/api/v1/price-lists/GOLD",
+            Some(r#"{"name":"Gold","entries":[{"sku":"A","unit_price":-1}]}"#.into()),
+            422,
+            "negative",
+            Some("entries[0].unit_price"),
+        ),
+        case(
+            "price list of a ghost",
+            "PUT",
+            "/api/v1/price-lists/GOLD",
+            Some(r#"{"name":"Gold","entries":[{"sku":"GHOST","unit_price":1}]}"#.into()),
+            422,
+            "unknown_sku",
+            Some("entries[0].sku"),
+        ),
+        case(
+            "price of an unknown customer",
+            "GET",
+            "/api/v1/customers/NOBODY/prices?sku=A",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
     ]
 }
 
@@ -487,17 +689,24 @@ async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
     )
     .await
     .expect(200);
+    app.post("/api/v1/customers", r#"{"code":"ACME","name":"Acme"}"#)
+        .await
+        .expect(201);
     let before = app.snapshot().await;
     for case in cases() {
-        let reply = app
-            .send(
+        let reply = if case.headers.is_empty() {
+            app.send(
                 case.method,
                 case.path,
                 case.body.as_deref(),
                 Some(&app.token),
                 case.content_type,
             )
-            .await;
+            .await
+        } else {
+            app.send_with(case.method, case.path, case.body.as_deref(), case.headers)
+                .await
+        };
         let what = case.what;
         assert_eq!(
             reply.status.as_u16(),

@@ -16,11 +16,12 @@ pub struct TestApp {
     pub db: TestDatabase,
 }
 
-/// A response: status, content type and JSON body (`Null` when empty or not JSON).
+/// A response: status, content type, headers and JSON body (`Null` when empty or not JSON).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: axum::http::HeaderMap,
     pub body: Value,
 }
 
@@ -44,8 +45,11 @@ impl TestApp {
             )
             .await
             .unwrap();
-                let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
-        let app = build_app(AppState { store: db.store.clone(), default_location });
+        let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
+        let app = build_app(AppState {
+            store: db.store.clone(),
+            default_location,
+        });
         let this = Self { app, token, db };
         this.post(
             "/api/v1/locations",
@@ -75,7 +79,42 @@ impl TestApp {
         token: Option<&str>,
         content_type: &str,
     ) -> Reply {
+        self.request(method, path, body, token, content_type, &[])
+            .await
+    }
+
+    /// Sends a JSON request with the admin token and extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.request(
+            method,
+            path,
+            body,
+            Some(&self.token),
+            "application/json",
+            headers,
+        )
+        .await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -92,6 +131,7 @@ impl TestApp {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -99,6 +139,7 @@ impl TestApp {
         Reply {
             status,
             content_type,
+            headers,
             body,
         }
     }

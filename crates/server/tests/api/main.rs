@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod helpers;
+mod orders;
 mod stock;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
