@@ -1,5 +1,6 @@
 //! Demo data for `stockbook serve --demo`: a warehouse, two stores, a small tea-and-snacks
-//! catalog with valid GTINs, and opening stock — enough to try every endpoint at once.
+//! catalog with valid GTINs and pack units, opening stock, a price list, two customers
+//! and an order waiting for review — enough to try every endpoint at once.
 
 use chrono::Utc;
 use domain::catalog::{LocationInput, ProductInput};
@@ -59,7 +60,12 @@ pub async fn seed(store: &dyn Store) -> Result<bool, StoreError> {
                 gs1::complete_gtin(&body).map_err(|e| StoreError::Other(e.to_string()))?,
             ]),
             active: None,
-            packs: None,
+            packs: (sku == "TEA-LJ-250").then(|| {
+                vec![domain::units::Pack {
+                    unit: "箱".into(),
+                    factor: 12,
+                }]
+            }),
             min_order_qty: None,
             order_multiple: None,
         };
@@ -86,5 +92,76 @@ pub async fn seed(store: &dyn Store) -> Result<bool, StoreError> {
     store
         .apply_movements(validate_batch(&movements, Utc::now()).map_err(invalid)?)
         .await?;
+    ordering(store)
+        .await
+        .map_err(|e| StoreError::Other(format!("demo orders: {e}")))?;
     Ok(true)
+}
+
+/// A price list, two customers (one with its own prices) and an order waiting for review.
+async fn ordering(store: &dyn Store) -> Result<(), String> {
+    use domain::customer::CustomerInput;
+    use domain::order::OrderInput;
+    use domain::pricing::PriceListInput;
+    let gold: PriceListInput = serde_json::from_value(serde_json::json!({
+        "name": "金牌经销商 Gold dealers",
+        "entries": [
+            {"sku": "TEA-LJ-250", "unit_price": 15800},
+            {"sku": "TEA-LJ-250", "min_qty": 24, "unit_price": 14800},
+            {"sku": "TEA-PE-357", "unit_price": 21000},
+        ]
+    }))
+    .map_err(|e| e.to_string())?;
+    store
+        .put_price_list(gold.validate("GOLD").map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let customers = serde_json::json!([
+        {"code": "BJ-TEA", "name": "北京茗香茶行 Beijing Mingxiang Tea", "price_tier": "GOLD", "credit_limit": 5_000_000,
+         "contacts": [{"name": "王芳 Wang Fang", "phone": "+86 10 6500 0000", "email": "purchasing@mingxiang.example"}],
+         "ship_to": [{"name": "王芳", "line1": "朝阳区建国路 88 号", "city": "北京", "postal_code": "100022", "country": "CN"}]},
+        {"code": "HZ-SHOP", "name": "杭州小铺 Hangzhou Corner Shop", "auto_confirm": true,
+         "ship_to": [{"name": "陈明", "line1": "西湖区文三路 12 号", "city": "杭州", "country": "CN"}]},
+    ]);
+    let customers: Vec<CustomerInput> =
+        serde_json::from_value(customers).map_err(|e| e.to_string())?;
+    for c in customers {
+        store
+            .create_customer(c.validate(Utc::now()).map_err(|e| format!("{e:?}"))?)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let own = serde_json::json!([{"sku": "SNK-MOON-6", "unit_price": 11800}]);
+    let own: Vec<domain::pricing::PriceEntryInput> =
+        serde_json::from_value(own).map_err(|e| e.to_string())?;
+    let own = domain::pricing::validate_entries(&own).map_err(|e| format!("{e:?}"))?;
+    store
+        .put_customer_prices("BJ-TEA", own)
+        .await
+        .map_err(|e| e.to_string())?;
+    let order: OrderInput = serde_json::from_value(serde_json::json!({
+        "customer": "BJ-TEA",
+        "lines": [{"sku": "TEA-LJ-250", "qty": 2, "unit": "箱"}, {"sku": "SNK-MOON-6", "qty": 10}],
+        "note": "春节备货 Spring Festival stock"
+    }))
+    .map_err(|e| e.to_string())?;
+    let location =
+        domain::ids::LocationCode::parse("location", WAREHOUSE).map_err(|e| e.message)?;
+    let meta = store::PlaceMeta {
+        order_id: crate::ids::new_order_id().map_err(|e| e.to_string())?,
+        idempotency_key: "demo-first-order".into(),
+        request_hash: "demo".into(),
+        actor: "demo".into(),
+        now: Utc::now(),
+    };
+    store
+        .place_order(
+            order
+                .validate(Some(&location))
+                .map_err(|e| format!("{e:?}"))?,
+            meta,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -151,7 +151,7 @@ fn order_members(e: &OrderError) -> serde_json::Map<String, serde_json::Value> {
         OrderError::InsufficientStock { shortages } => json!({ "shortages": shortages }),
         OrderError::PriceChanged { prices } => json!({ "prices": prices }),
         OrderError::InvalidTransition { status, action } => {
-            json!({ "status": status, "action": action })
+            json!({ "order_status": status, "action": action })
         }
         OrderError::VersionMismatch { current } => json!({ "current_version": current }),
         OrderError::CreditLimitExceeded { limit, open } => {

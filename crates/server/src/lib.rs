@@ -10,6 +10,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod ids;
 pub mod page;
 
 use std::sync::Arc;

@@ -90,23 +90,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
     })
 }
 
-/// A random order id in UUID v4 form: unguessable, so ids reveal nothing about volumes.
-fn new_order_id() -> Result<String, AppError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
-}
-
 async fn place_input(
     state: &AppState,
     caller: &Caller,
@@ -116,7 +99,8 @@ async fn place_input(
     let order = input.validate(state.default_location.as_ref())?;
     let canonical = serde_json::to_vec(input).map_err(|e| AppError::Internal(e.to_string()))?;
     let meta = PlaceMeta {
-        order_id: new_order_id()?,
+        order_id: crate::ids::new_order_id()
+            .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
         idempotency_key: key,
         request_hash: Sha256::digest(&canonical)
             .iter()

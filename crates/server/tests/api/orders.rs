@@ -135,9 +135,11 @@ async fn an_order_goes_from_review_to_return_over_http(app: &TestApp) {
         (
             early.status.as_u16(),
             early.body["code"].as_str(),
-            early.body["status"].as_str()
+            early.body["order_status"].as_str()
         ),
         (409, Some("invalid_transition"), Some("pending_review"))
+    );
+    assert_eq!(early.body["status"], 409, "the problem's status stays the HTTP status"
     );
     let no_version = app
         .patch(&format!("/api/v1/orders/{id}"), r#"{"note":"x"}"#)
