@@ -163,7 +163,7 @@ async fn import_story(db: TestDatabase) {
         "all or nothing"
     );
 
-    std::fs::write(path("good.csv"), "sku,name,unit,price,currency,gtins,active\nTEA,Tea,件,1250,CNY,6901234567892|96385074,true\nCUP,\"Cup, glass\",个,3500,,,false\n").unwrap();
+    std::fs::write(path("good.csv"), "sku,name,unit,price,currency,gtins,active,packs,min_order_qty,order_multiple\nTEA,Tea,件,1250,CNY,6901234567892|96385074,true,箱:12|盒:6,6,6\nCUP,\"Cup, glass\",个,3500,,,false,,,\n").unwrap();
     let out = run(&db.url, &["import", "products", &path("good.csv")]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("2 created, 0 updated"));
@@ -173,6 +173,20 @@ async fn import_story(db: TestDatabase) {
         .await
         .unwrap();
     assert_eq!((cup.name.as_str(), cup.active), ("Cup, glass", false));
+    let tea = db
+        .store
+        .get_product(&domain::ids::Sku::parse("s", "TEA").unwrap())
+        .await
+        .unwrap();
+    let packs: Vec<(&str, i64)> = tea
+        .packs
+        .iter()
+        .map(|p| (p.unit.as_str(), p.factor))
+        .collect();
+    assert_eq!(
+        (packs, tea.min_order_qty, tea.order_multiple),
+        (vec![("箱", 12), ("盒", 6)], 6, 6)
+    );
 
     std::fs::write(path("stock.csv"), "location,sku,qty\nWH,TEA,40\nWH,CUP,7\n").unwrap();
     for round in 0..2 {

@@ -154,6 +154,35 @@ async fn verify_fails_naming_a_level_that_was_changed_by_hand() {
 }
 
 #[tokio::test]
+async fn verify_names_a_reservation_that_no_open_order_holds() {
+    for db in both("verify_reservation").await {
+        stocked(&db.store, 3).await;
+        with_orders(&db.store).await;
+        assert!(
+            db.store.verify().await.unwrap().ok(),
+            "{}",
+            db.store.backend()
+        );
+        db.raw("UPDATE order_lines SET reserved_qty = 0 WHERE sku = 'S00'")
+            .await
+            .unwrap();
+        let report = db.store.verify().await.unwrap();
+        let checks: Vec<(&str, Option<&str>)> = report
+            .violations
+            .iter()
+            .map(|v| (v.check, v.sku.as_deref()))
+            .collect();
+        assert_eq!(
+            checks,
+            [("reserved_matches_open_orders", Some("S00"))],
+            "{}",
+            db.store.backend()
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn the_ledger_refuses_edits_and_deletions() {
     for db in both("ledger_immutable").await {
         stocked(&db.store, 1).await;
