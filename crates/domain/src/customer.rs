@@ -99,13 +99,14 @@ impl Contact {
         let phone = optional(&mut errors, "phone", &self.phone, 40);
         let email = optional(&mut errors, "email", &self.email, 200);
         if let Some(e) = &email
-            && (!e.contains('@') || e.contains(char::is_whitespace)) {
-                errors.push(FieldError::new(
-                    "email",
-                    "bad_format",
-                    "email is an address such as buyer@example.com",
-                ));
-            }
+            && (!e.contains('@') || e.contains(char::is_whitespace))
+        {
+            errors.push(FieldError::new(
+                "email",
+                "bad_format",
+                "email is an address such as buyer@example.com",
+            ));
+        }
         errors.finish(|| {
             Some(Contact {
                 name: name?,
@@ -129,13 +130,14 @@ impl Address {
         let postal_code = optional(&mut errors, "postal_code", &self.postal_code, 20);
         let country = optional(&mut errors, "country", &self.country, 2);
         if let Some(c) = &country
-            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase())) {
-                errors.push(FieldError::new(
-                    "country",
-                    "bad_format",
-                    "country is a two-letter ISO 3166 code such as CN",
-                ));
-            }
+            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            errors.push(FieldError::new(
+                "country",
+                "bad_format",
+                "country is a two-letter ISO 3166 code such as CN",
+            ));
+        }
         errors.finish(|| {
             Some(Address {
                 name: name?,

@@ -318,9 +318,10 @@ pub fn validate_lines(lines: &[LineInput]) -> Validated<Vec<NewLine>> {
             ))
         });
         if let Some(p) = line.expected_unit_price
-            && let Err(e) = crate::money::unit_price(&field("expected_unit_price"), p) {
-                errors.push(e);
-            }
+            && let Err(e) = crate::money::unit_price(&field("expected_unit_price"), p)
+        {
+            errors.push(e);
+        }
         if let Some(sku) = sku {
             if out.iter().any(|l| l.sku == sku) {
                 errors.push(FieldError::new(

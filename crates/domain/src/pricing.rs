@@ -150,13 +150,14 @@ impl PriceEntryInput {
         }
         let unit_price = errors.take(money::unit_price("unit_price", self.unit_price));
         if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
-            && to < from {
-                errors.push(FieldError::new(
-                    "valid_to",
-                    "before_valid_from",
-                    "valid_to is before valid_from",
-                ));
-            }
+            && to < from
+        {
+            errors.push(FieldError::new(
+                "valid_to",
+                "before_valid_from",
+                "valid_to is before valid_from",
+            ));
+        }
         errors.finish(|| {
             Some(PriceEntry {
                 sku: sku?,

@@ -139,7 +139,9 @@ async fn an_order_goes_from_review_to_return_over_http(app: &TestApp) {
         ),
         (409, Some("invalid_transition"), Some("pending_review"))
     );
-    assert_eq!(early.body["status"], 409, "the problem's status stays the HTTP status"
+    assert_eq!(
+        early.body["status"], 409,
+        "the problem's status stays the HTTP status"
     );
     let no_version = app
         .patch(&format!("/api/v1/orders/{id}"), r#"{"note":"x"}"#)
