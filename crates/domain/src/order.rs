@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! pending_review ─approve─▶ confirmed ─ship─▶ partially_shipped ─ship─▶ shipped ─deliver─▶ delivered
-//!       │ reject / cancel        │ cancel          (ship again)                               │ return
+//!       │ reject / cancel        │ cancel          (ship again) ─close─▶ shipped              │ return
 //!       ▼                        ▼
 //!   rejected                 cancelled
 //! ```
@@ -67,6 +67,8 @@ pub enum Action {
     Return,
     /// Change lines, address or note.
     Edit,
+    /// Finish a partially shipped order: what is left will not ship and is released.
+    Close,
 }
 
 impl Action {
@@ -80,6 +82,7 @@ impl Action {
             Action::Deliver => "deliver",
             Action::Return => "return",
             Action::Edit => "edit",
+            Action::Close => "close",
         }
     }
 }
@@ -133,6 +136,7 @@ impl OrderStatus {
             Action::Ship => matches!(self, Confirmed | PartiallyShipped),
             Action::Deliver => self == Shipped,
             Action::Return => self == Delivered,
+            Action::Close => self == PartiallyShipped,
         };
         if allowed {
             Ok(())
@@ -367,6 +371,9 @@ impl OrderInput {
             .note
             .as_ref()
             .and_then(|n| errors.take(validation::text("note", n, MAX_NOTE)));
+        if let Some(d) = self.requested_date {
+            errors.take(validation::business_date("requested_date", d));
+        }
         errors.finish(|| {
             Some(NewOrder {
                 customer: customer?,
@@ -717,6 +724,7 @@ mod tests {
             (Action::Ship, &[Confirmed, PartiallyShipped]),
             (Action::Deliver, &[Shipped]),
             (Action::Return, &[Delivered]),
+            (Action::Close, &[PartiallyShipped]),
         ];
         for (action, statuses) in allowed {
             for status in OrderStatus::ALL {

@@ -149,6 +149,11 @@ impl PriceEntryInput {
             ));
         }
         let unit_price = errors.take(money::unit_price("unit_price", self.unit_price));
+        for (field, day) in [("valid_from", self.valid_from), ("valid_to", self.valid_to)] {
+            if let Some(d) = day {
+                errors.take(validation::business_date(field, d));
+            }
+        }
         if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
             && to < from
         {

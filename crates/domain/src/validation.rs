@@ -145,6 +145,24 @@ pub fn code(field: &str, value: &str, max: usize) -> Result<String, FieldError> 
     Ok(value.to_owned())
 }
 
+/// Checks that a date lies in the years Stockbook deals in (2000–2199), so nonsense dates
+/// never reach a database that would refuse them.
+pub fn business_date(
+    field: &str,
+    date: chrono::NaiveDate,
+) -> Result<chrono::NaiveDate, FieldError> {
+    use chrono::Datelike;
+    if (2000..=2199).contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(FieldError::new(
+            field,
+            "out_of_range",
+            format!("{field} must be a date in the years 2000 to 2199"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

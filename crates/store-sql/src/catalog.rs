@@ -116,6 +116,14 @@ where
     ) -> Result<Product, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
+            // Lock the row first: two concurrent patches must not overwrite each other.
+            sqlx::query(&format!(
+                "SELECT sku FROM products WHERE sku = $1{}",
+                DB::LOCK_ROWS
+            ))
+            .bind(sku.as_str())
+            .execute(&mut *tx)
+            .await?;
             let product = Self::read_product(&mut tx, sku)
                 .await?
                 .patched(patch.clone(), now())

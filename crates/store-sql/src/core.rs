@@ -29,6 +29,10 @@ pub trait Dialect: Database + Sized {
     /// (serialisation failures, deadlocks, a busy database).
     fn is_transient(error: &sqlx::Error) -> bool;
 
+    /// Serialises transactions that use the same idempotency key until they end, so the
+    /// second one sees the first one's order (SQLite's single writer does so already).
+    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error>;
+
     /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
     /// taken without blocking other orders where the database allows.
     async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error>;
@@ -115,7 +119,9 @@ impl TxError {
 /// Maps a driver error that was not retried (or no longer) to a [`StoreError`].
 pub(crate) fn map_sql(e: sqlx::Error, is_transient: fn(&sqlx::Error) -> bool) -> StoreError {
     if let Some(db) = e.as_database_error().filter(|db| db.is_unique_violation()) {
-        return StoreError::conflict("already_exists", db.message().to_owned());
+        // The database's message names constraints and values: log it, do not show it.
+        tracing::debug!(detail = db.message(), "unique violation");
+        return StoreError::conflict("already_exists", "a record with this key already exists");
     }
     if is_transient(&e) {
         return StoreError::Unavailable(e.to_string());

@@ -58,6 +58,15 @@ impl Dialect for Postgres {
         Ok(())
     }
 
+    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error> {
+        // A transaction-scoped advisory lock on the key's hash; released at commit/rollback.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+    }
+
     async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
         let (seq,): (i64,) = sqlx::query_as("SELECT nextval('order_numbers')")
             .fetch_one(&mut **tx)

@@ -39,6 +39,10 @@ impl Dialect for Sqlite {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
+    async fn lock_key(_tx: &mut Transaction<'static, Self>, _key: &str) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
         let (seq,): (i64,) = sqlx::query_as(
             "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value",

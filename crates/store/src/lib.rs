@@ -148,6 +148,8 @@ pub enum OrderCommand {
     Return(Quantities),
     /// Change lines, address or note; needs the current version.
     Edit(OrderPatch),
+    /// Finish a partially shipped order, releasing what will not ship.
+    Close(Option<String>),
 }
 
 /// Where [`Store::export`] writes a snapshot, record by record, in a fixed table order.

@@ -34,6 +34,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/orders/{id}/ship", post(ship))
         .route("/orders/{id}/deliver", post(deliver))
         .route("/orders/{id}/return", post(take_back))
+        .route("/orders/{id}/close", post(close))
         .route("/orders/{id}/reorder", post(reorder))
 }
 
@@ -90,22 +91,27 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
     })
 }
 
+/// The hash an idempotency key is stored with: the same request gives the same hash.
+fn request_hash(request: &[u8]) -> String {
+    Sha256::digest(request)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 async fn place_input(
     state: &AppState,
     caller: &Caller,
     key: String,
+    hash: String,
     input: &OrderInput,
 ) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
-    let canonical = serde_json::to_vec(input).map_err(|e| AppError::Internal(e.to_string()))?;
     let meta = PlaceMeta {
         order_id: crate::ids::new_order_id()
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
         idempotency_key: key,
-        request_hash: Sha256::digest(&canonical)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        request_hash: hash,
         actor: caller.0.name.clone(),
         now: Utc::now(),
     };
@@ -122,7 +128,8 @@ async fn place(
     extract::Json(input): extract::Json<OrderInput>,
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
-    place_input(&state, &caller, key, &input).await
+    let canonical = serde_json::to_vec(&input).map_err(|e| AppError::Internal(e.to_string()))?;
+    place_input(&state, &caller, key, request_hash(&canonical), &input).await
 }
 
 /// Places a new order with the lines of an old one, priced and checked as of now.
@@ -134,7 +141,9 @@ async fn reorder(
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
     let old = state.store.get_order(&id).await?;
-    place_input(&state, &caller, key, &old.as_input()).await
+    // The request is "reorder this order", whatever the old order looks like by a retry.
+    let hash = request_hash(format!("reorder:{}", old.id).as_bytes());
+    place_input(&state, &caller, key, hash, &old.as_input()).await
 }
 
 async fn show(
@@ -353,6 +362,26 @@ async fn ship(
         &headers,
         &id,
         OrderCommand::Ship(input.validate()?),
+        None,
+    )
+    .await
+}
+
+/// Finishes a partially shipped order: what is left will not ship and its reservation is
+/// released. Optional body `{"reason"}`.
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Reason>,
+) -> Result<OrderReply, AppError> {
+    act(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        OrderCommand::Close(reason(body)?),
         None,
     )
     .await

@@ -33,6 +33,7 @@ fn action(command: &OrderCommand) -> Action {
         OrderCommand::Deliver => Action::Deliver,
         OrderCommand::Return(_) => Action::Return,
         OrderCommand::Edit(_) => Action::Edit,
+        OrderCommand::Close(_) => Action::Close,
     }
 }
 
@@ -89,7 +90,12 @@ where
                 OrderCommand::Ship(q) => Self::ship(&mut tx, &step, &lines, q).await?,
                 OrderCommand::Deliver => Outcome { status: OrderStatus::Delivered, credit_hold: row.credit_hold, detail: None },
                 OrderCommand::Return(q) => Self::take_back(&mut tx, &step, &lines, q).await?,
-                OrderCommand::Edit(patch) => Self::edit(&mut tx, &step, &row, &lines, patch).await?,
+                                OrderCommand::Edit(patch) => Self::edit(&mut tx, &step, &row, &lines, patch).await?,
+                OrderCommand::Close(reason) => {
+                    Self::release_all(&mut tx, &step, &lines).await?;
+                    let detail = reason.clone().unwrap_or_else(|| "closed: the rest will not ship".to_owned());
+                    Outcome { status: OrderStatus::Shipped, credit_hold: false, detail: Some(detail) }
+                }
             };
             sqlx::query("UPDATE orders SET status = $2, version = version + 1, credit_hold = $3, updated_at = $4 WHERE order_id = $1")
                 .bind(row.order_id.as_str())
@@ -269,30 +275,28 @@ where
         let mut credit_hold = row.credit_hold;
         if let Some(new_lines) = &patch.lines {
             let customer = Self::read_customer(tx, &row.customer, true).await?;
-            let priced =
-                Self::price_lines(tx, &customer, new_lines, lines, step.at.date_naive()).await?;
-            let (total, currency) = Self::total(&priced)?;
-            if currency != row.currency {
-                let error = FieldError::new(
-                    "lines",
-                    "currency_mismatch",
-                    format!(
-                        "the order is in {}, these lines in {currency}",
-                        row.currency
-                    ),
-                );
-                return Err(StoreError::Invalid(vec![error]).into());
-            }
+            let priced = Self::price_lines(
+                tx,
+                &customer,
+                new_lines,
+                lines,
+                Some(&row.currency),
+                step.at.date_naive(),
+            )
+            .await?;
+            let (total, _) = Self::total(&priced)?;
             if let Some(limit) = customer.credit_limit {
                 let open = Self::open_order_value(tx, &customer.code, Some(&row.order_id))
                     .await?
                     .saturating_add(total);
-                if open > limit && status == OrderStatus::Confirmed {
+                // An edit that does not raise the total is always allowed, even over credit.
+                let over = open > limit && total > row.total;
+                if over && status == OrderStatus::Confirmed {
                     return Err(
                         StoreError::Order(OrderError::CreditLimitExceeded { limit, open }).into(),
                     );
                 }
-                credit_hold = credit_hold || open > limit;
+                credit_hold = credit_hold || over;
             }
             let new: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
             Self::adjust_reservations(tx, step, lines, &new).await?;

@@ -2,8 +2,8 @@
 //!
 //! Every stock effect of an order is a conditional update of its level plus a ledger row
 //! in the same transaction, with a movement id derived from the order number, the timeline
-//! entry and the SKU (`SO-20261122-000042.e3.TEA-1`), so the ledger tells which order did
-//! what. Levels of one order are always touched in SKU order (the global lock order).
+//! entry and the SKU (`SO-20261122-000042:e3:TEA-1`; producers' ids cannot contain `:`), so
+//! the ledger tells which order did what. Levels of one order are always touched in SKU order (the global lock order).
 
 mod act;
 mod place;
@@ -46,7 +46,8 @@ where
 {
     pub(crate) async fn get_order(&self, id_or_number: &str) -> Result<Order, StoreError> {
         retry::<DB, _, _, _>(|| async {
-            let mut tx = self.reader.begin().await?;
+            // One snapshot, so lines, shipments and timeline agree with the version.
+            let mut tx = DB::begin_snapshot(&self.reader).await?;
             let row = Self::order_row(&mut tx, id_or_number, false).await?;
             let order = Self::complete_order(&mut tx, row).await?;
             tx.commit().await?;
@@ -70,7 +71,7 @@ where
             format!("%{escaped}%")
         });
         retry::<DB, _, _, _>(|| async {
-            let mut tx = self.reader.begin().await?;
+            let mut tx = DB::begin_snapshot(&self.reader).await?;
             let rows: Vec<OrderRow> = sqlx::query_as(&format!(
                 "SELECT {ORDER_COLUMNS} FROM orders o \
                  WHERE ($1 IS NULL OR customer = $1) AND ($2 IS NULL OR status = $2) \
@@ -182,22 +183,27 @@ where
         })
     }
 
-    /// Value of what the customer's open orders (but `except`) have not shipped yet.
+    /// Value of what the customer's open orders (but `except`) have not shipped yet, summed
+    /// in Rust with room to spare and capped at `i64::MAX` (a SQL sum could overflow).
     pub(crate) async fn open_order_value(
         tx: &mut Transaction<'static, DB>,
         customer: &str,
         except: Option<&str>,
     ) -> Result<i64, TxError> {
-        let (open,): (i64,) = sqlx::query_as(&format!(
-            "SELECT CAST(COALESCE(SUM((l.base_qty - l.shipped_qty) * l.base_unit_price), 0) AS BIGINT) \
+        let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "SELECT l.base_qty - l.shipped_qty, l.base_unit_price \
              FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
              WHERE o.customer = $1 AND o.status IN {OPEN_STATUSES} AND ($2 IS NULL OR o.order_id <> $2)"
         ))
         .bind(customer)
         .bind(except)
-        .fetch_one(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
-        Ok(open)
+        let open: i128 = rows
+            .iter()
+            .map(|(qty, price)| i128::from(*qty) * i128::from(*price))
+            .sum();
+        Ok(i64::try_from(open).unwrap_or(i64::MAX))
     }
 
     /// Moves stock for an order (reserve, release, ship or return `qty` base units of `sku`)
@@ -250,7 +256,8 @@ where
             }));
         };
         let entry = LedgerEntry {
-            id: MovementId::from_trusted(format!("{}.e{}.{sku}", step.number, step.event_no)),
+            // `:` never appears in a producer's id, so these cannot collide with posted movements.
+            id: MovementId::from_trusted(format!("{}:e{}:{sku}", step.number, step.event_no)),
             location: LocationCode::from_trusted(step.location.to_owned()),
             sku: Sku::from_trusted(sku.to_owned()),
             kind,

@@ -8,7 +8,7 @@ use domain::FieldError;
 use domain::catalog::Product;
 use domain::customer::{Customer, CustomerStatus};
 use domain::order::{NewLine, NewOrder, OrderError, OrderLine, OrderStatus, PriceChange};
-use domain::pricing::{self, PriceSource};
+use domain::pricing::{self, PriceRule, PriceSource};
 use domain::stock::MovementKind;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{PlaceMeta, Placed, StoreError};
@@ -48,7 +48,9 @@ where
     ) -> Result<Placed, StoreError> {
         let at = micros(meta.now);
         retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
+                        let mut tx = DB::begin_write(&self.writer).await?;
+            // First the key: a retry racing its own first attempt waits here, then replays it.
+            DB::lock_key(&mut tx, &meta.idempotency_key).await?;
             if let Some(order) = Self::replay(&mut tx, &meta).await? {
                 tx.commit().await?;
                 return Ok(Placed { order, created: false });
@@ -59,7 +61,7 @@ where
                 let message = format!("no location {}", order.location);
                 return Err(StoreError::Invalid(vec![FieldError::new("location", "unknown_location", message)]).into());
             }
-            let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], at.date_naive()).await?;
+            let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], None, at.date_naive()).await?;
             let (total, currency) = Self::total(&priced)?;
             let credit_hold = match customer.credit_limit {
                 Some(limit) => Self::open_order_value(&mut tx, &customer.code, None).await?.saturating_add(total) > limit,
@@ -175,12 +177,15 @@ where
     }
 
     /// Converts and prices `lines` (`lines[i]` in errors). A line equal to one of `keep`
-    /// (same SKU, quantity and unit) keeps that line's price; the others get today's.
+    /// (same SKU, quantity and unit) stays as it was — price, currency (`kept_currency`),
+    /// units — even if the product's rules changed since; the others are checked against
+    /// today's product and priced as of `on`.
     pub(crate) async fn price_lines(
         tx: &mut Transaction<'static, DB>,
         customer: &Customer,
         lines: &[NewLine],
         keep: &[OrderLine],
+        kept_currency: Option<&str>,
         on: NaiveDate,
     ) -> Result<Vec<Priced>, TxError> {
         let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
@@ -189,7 +194,7 @@ where
         let tier_currency = Self::tier_currency(tx, customer).await?;
         let mut errors = Vec::new();
         let mut changes = Vec::new();
-        let mut priced = Vec::with_capacity(lines.len());
+        let mut priced: Vec<(usize, Priced)> = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let field = |name: &str| format!("lines[{i}].{name}");
             let Some(product) = products.get(line.sku.as_str()) else {
@@ -200,89 +205,62 @@ where
                 ));
                 continue;
             };
-            if !product.active {
-                errors.push(FieldError::new(
-                    field("sku"),
-                    "inactive_product",
-                    format!("{} cannot be ordered now", line.sku),
-                ));
-                continue;
-            }
-            let (unit, factor, base_qty) = match product
-                .order_rules()
-                .to_base(line.qty, line.unit.as_deref())
-            {
-                Ok(converted) => converted,
-                Err(e) => {
-                    errors.push(e.within(&format!("lines[{i}]")));
-                    continue;
-                }
-            };
+            let unit_name = line.unit.as_deref().unwrap_or(&product.unit);
             let kept = keep
                 .iter()
-                .find(|k| k.sku == line.sku.as_str() && k.qty == line.qty && k.unit == unit);
-            let (base_unit_price, source, currency) = match kept {
-                Some(k) => (k.base_unit_price, k.price_source, None),
-                None => {
-                    let r = pricing::resolve(
-                        product.price,
-                        rules.get(line.sku.as_str()).map_or(&[][..], Vec::as_slice),
-                        base_qty,
-                        on,
-                    );
-                    let currency = match r.source {
-                        PriceSource::Tier => tier_currency.clone(),
-                        _ => None,
-                    };
-                    (r.unit_price, r.source, currency)
-                }
+                .find(|k| k.sku == line.sku.as_str() && k.qty == line.qty && k.unit == unit_name);
+            let line_priced = match kept {
+                Some(k) => Priced {
+                    line: OrderLine {
+                        line_no: i as i64 + 1,
+                        reserved_qty: k.base_qty,
+                        shipped_qty: 0,
+                        returned_qty: 0,
+                        ..k.clone()
+                    },
+                    currency: kept_currency
+                        .map_or_else(|| product.currency.to_string(), str::to_owned),
+                },
+                None => match Self::price_new_line(
+                    product,
+                    line,
+                    rules.get(line.sku.as_str()),
+                    tier_currency.as_deref(),
+                    on,
+                ) {
+                    Ok(p) => Priced {
+                        line: OrderLine {
+                            line_no: i as i64 + 1,
+                            ..p.line
+                        },
+                        currency: p.currency,
+                    },
+                    Err(e) => {
+                        errors.push(e.within(&format!("lines[{i}]")));
+                        continue;
+                    }
+                },
             };
-            let amounts = base_unit_price
-                .checked_mul(factor)
-                .zip(base_unit_price.checked_mul(base_qty));
-            let Some((unit_price, line_total)) = amounts else {
-                errors.push(FieldError::new(
-                    field("qty"),
-                    "out_of_range",
-                    "the line's total is too large",
-                ));
-                continue;
-            };
-            if let Some(expected) = line.expected_unit_price.filter(|e| *e != unit_price) {
+            if let Some(expected) = line
+                .expected_unit_price
+                .filter(|e| *e != line_priced.line.unit_price)
+            {
                 changes.push(PriceChange {
                     sku: line.sku.to_string(),
-                    unit: unit.clone(),
+                    unit: line_priced.line.unit.clone(),
                     expected_unit_price: expected,
-                    unit_price,
+                    unit_price: line_priced.line.unit_price,
                 });
             }
-            priced.push(Priced {
-                currency: currency.unwrap_or_else(|| product.currency.to_string()),
-                line: OrderLine {
-                    line_no: i as i64 + 1,
-                    sku: line.sku.to_string(),
-                    unit,
-                    unit_factor: factor,
-                    qty: line.qty,
-                    base_qty,
-                    unit_price,
-                    base_unit_price,
-                    price_source: source,
-                    line_total,
-                    reserved_qty: base_qty,
-                    shipped_qty: 0,
-                    returned_qty: 0,
-                },
-            });
+            priced.push((i, line_priced));
         }
-        if let Some(first) = priced.first().map(|p| p.currency.clone()) {
-            for (i, p) in priced
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.currency != first)
-            {
+        let order_currency = kept_currency
+            .map(str::to_owned)
+            .or_else(|| priced.first().map(|(_, p)| p.currency.clone()));
+        if let Some(currency) = order_currency {
+            for (i, p) in priced.iter().filter(|(_, p)| p.currency != currency) {
                 let message = format!(
-                    "{} is priced in {}, the order in {first}",
+                    "{} is priced in {}, the order in {currency}",
                     p.line.sku, p.currency
                 );
                 errors.push(FieldError::new(
@@ -298,7 +276,62 @@ where
         if !changes.is_empty() {
             return Err(StoreError::Order(OrderError::PriceChanged { prices: changes }).into());
         }
-        Ok(priced)
+        Ok(priced.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Checks a new line against its product and prices it; errors name fields of the line.
+    fn price_new_line(
+        product: &Product,
+        line: &NewLine,
+        rules: Option<&Vec<PriceRule>>,
+        tier_currency: Option<&str>,
+        on: NaiveDate,
+    ) -> Result<Priced, FieldError> {
+        if !product.active {
+            return Err(FieldError::new(
+                "sku",
+                "inactive_product",
+                format!("{} cannot be ordered now", line.sku),
+            ));
+        }
+        let (unit, factor, base_qty) = product
+            .order_rules()
+            .to_base(line.qty, line.unit.as_deref())?;
+        let r = pricing::resolve(
+            product.price,
+            rules.map_or(&[][..], Vec::as_slice),
+            base_qty,
+            on,
+        );
+        let currency = match (r.source, tier_currency) {
+            (PriceSource::Tier, Some(c)) => c.to_owned(),
+            _ => product.currency.to_string(),
+        };
+        let (unit_price, line_total) = r
+            .unit_price
+            .checked_mul(factor)
+            .zip(r.unit_price.checked_mul(base_qty))
+            .ok_or_else(|| {
+                FieldError::new("qty", "out_of_range", "the line's total is too large")
+            })?;
+        Ok(Priced {
+            currency,
+            line: OrderLine {
+                line_no: 0,
+                sku: line.sku.to_string(),
+                unit,
+                unit_factor: factor,
+                qty: line.qty,
+                base_qty,
+                unit_price,
+                base_unit_price: r.unit_price,
+                price_source: r.source,
+                line_total,
+                reserved_qty: base_qty,
+                shipped_qty: 0,
+                returned_qty: 0,
+            },
+        })
     }
 
     /// The order total and currency, refusing a total beyond `i64`.

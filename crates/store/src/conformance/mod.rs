@@ -60,6 +60,10 @@ macro_rules! conformance_tests {
             one_idempotency_key_makes_one_order,
             cancel_and_ship_racing_one_wins,
             orders_list_newest_first_with_filters,
+            closing_a_partly_shipped_order_releases_the_rest,
+            edits_reprice_only_changed_lines_and_keep_the_currency,
+            an_order_over_credit_can_be_reduced_not_raised,
+            concurrent_orders_share_one_credit_limit,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
