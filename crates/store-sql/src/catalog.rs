@@ -10,6 +10,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Ty
 use store::{ImportSummary, StoreError};
 
 use crate::core::{Core, Dialect, TxError, now, retry};
+use crate::events::catalog_event;
 use crate::rows::{LocationRow, PRODUCT_COLUMNS, ProductRow};
 
 impl<DB: Dialect> Core<DB>
@@ -39,9 +40,12 @@ where
                 .bind(l.name.as_str())
                 .bind(l.kind.as_str())
                 .bind(l.time_zone.as_str())
-                .bind(created_at)
+                                .bind(created_at)
                 .execute(&mut *tx)
                 .await?;
+            let data = serde_json::json!({"code": l.code, "name": l.name, "kind": l.kind, "time_zone": l.time_zone});
+            let event = catalog_event("location.created", format!("location:{}", l.code), data)?;
+            Self::append_events(&mut tx, vec![event], created_at).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -92,6 +96,12 @@ where
                 )
                 .into());
             }
+            Self::append_events(
+                &mut tx,
+                vec![product_event("product.created", &product)?],
+                product.created_at,
+            )
+            .await?;
             tx.commit().await?;
             Ok(())
         })
@@ -129,6 +139,12 @@ where
                 .patched(patch.clone(), now())
                 .map_err(StoreError::Invalid)?;
             Self::overwrite_product(&mut tx, &product).await?;
+            Self::append_events(
+                &mut tx,
+                vec![product_event("product.updated", &product)?],
+                product.updated_at,
+            )
+            .await?;
             tx.commit().await?;
             Ok(product)
         })
@@ -164,15 +180,19 @@ where
             let mut tx = DB::begin_write(&self.writer).await?;
             let mut summary = ImportSummary::default();
             let stamp = now();
+            let mut events = Vec::with_capacity(products.len());
             for p in &products {
                 let product = p.clone().into_product(stamp);
                 if Self::overwrite_product(&mut tx, &product).await? {
                     summary.updated += 1;
+                    events.push(product_event("product.updated", &product)?);
                 } else {
                     Self::insert_product(&mut tx, &product).await?;
                     summary.created += 1;
+                    events.push(product_event("product.created", &product)?);
                 }
             }
+            Self::append_events(&mut tx, events, stamp).await?;
             tx.commit().await?;
             Ok(summary)
         })
@@ -362,4 +382,14 @@ where
         let row = row.ok_or_else(|| StoreError::not_found(format!("product {sku}")))?;
         Ok(Self::complete_products(tx, vec![row]).await?.remove(0))
     }
+}
+
+/// The event of a product created or changed: the whole product, for subscribers that keep
+/// a copy of the catalog (edge nodes, shops).
+fn product_event(kind: &'static str, product: &Product) -> Result<store::NewEvent, TxError> {
+    let data = serde_json::to_value(product)
+        .map_err(|e| StoreError::Other(format!("product event: {e}")))?;
+    let mut event = catalog_event(kind, format!("product:{}", product.sku), data)?;
+    event.sku = Some(product.sku.to_string());
+    Ok(event)
 }

@@ -33,6 +33,10 @@ pub trait Dialect: Database + Sized {
     /// second one sees the first one's order (SQLite's single writer does so already).
     async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error>;
 
+    /// Takes the event-log lock until the transaction ends, so that events are numbered in
+    /// commit order (a no-op where writers are serial anyway).
+    async fn lock_event_log(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error>;
+
     /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
     /// taken without blocking other orders where the database allows.
     async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error>;

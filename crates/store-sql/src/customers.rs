@@ -14,6 +14,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Ty
 use store::{Quote, StoreError};
 
 use crate::core::{Core, Dialect, TxError, now, placeholders, retry};
+use crate::events::catalog_event;
 use crate::rows::{CUSTOMER_COLUMNS, CustomerRow, to_json};
 
 /// A price entry as stored: SKU, break, price, validity.
@@ -63,7 +64,8 @@ where
             if DB::rows_affected(&inserted) == 0 {
                 return Err(StoreError::conflict("already_exists", format!("customer {} already exists", c.code)).into());
             }
-            let customer = Self::read_customer(&mut tx, &c.code, false).await?;
+                        let customer = Self::read_customer(&mut tx, &c.code, false).await?;
+            Self::append_events(&mut tx, vec![customer_event("customer.created", &customer)?], customer.created_at).await?;
             tx.commit().await?;
             Ok(customer)
         })
@@ -103,9 +105,10 @@ where
             .bind(c.auto_confirm)
             .bind(to_json(&c.contacts))
             .bind(to_json(&c.ship_to))
-            .bind(c.updated_at)
+                        .bind(c.updated_at)
             .execute(&mut *tx)
             .await?;
+            Self::append_events(&mut tx, vec![customer_event("customer.updated", &c)?], c.updated_at).await?;
             tx.commit().await?;
             Ok(c)
         })
@@ -181,7 +184,10 @@ where
             .bind(now())
             .execute(&mut *tx)
             .await?;
-            Self::replace_rules(&mut tx, "price_list", &list.code, &list.entries).await?;
+                        Self::replace_rules(&mut tx, "price_list", &list.code, &list.entries).await?;
+            let data = serde_json::json!({"code": list.code, "name": list.name, "currency": list.currency, "entries": list.entries.len()});
+            let event = catalog_event("price_list.updated", format!("price_list:{}", list.code), data)?;
+            Self::append_events(&mut tx, vec![event], now()).await?;
             tx.commit().await?;
             Ok(list.clone())
         })
@@ -227,6 +233,14 @@ where
             let mut tx = DB::begin_write(&self.writer).await?;
             Self::read_customer(&mut tx, customer, true).await?;
             Self::replace_rules(&mut tx, "customer", customer, &entries).await?;
+            let data = serde_json::json!({"customer": customer, "entries": entries.len()});
+            let mut event = catalog_event(
+                "customer_prices.updated",
+                format!("customer:{customer}"),
+                data,
+            )?;
+            event.customer = Some(customer.to_owned());
+            Self::append_events(&mut tx, vec![event], now()).await?;
             tx.commit().await?;
             Ok(entries.clone())
         })
@@ -410,4 +424,13 @@ where
         })
         .await
     }
+}
+
+/// The event of a customer created or changed.
+fn customer_event(kind: &'static str, customer: &Customer) -> Result<store::NewEvent, TxError> {
+    let data = serde_json::to_value(customer)
+        .map_err(|e| StoreError::Other(format!("customer event: {e}")))?;
+    let mut event = catalog_event(kind, format!("customer:{}", customer.code), data)?;
+    event.customer = Some(customer.code.clone());
+    Ok(event)
 }

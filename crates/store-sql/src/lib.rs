@@ -12,6 +12,7 @@
 mod catalog;
 mod core;
 mod customers;
+mod events;
 mod ops;
 mod orders;
 pub mod postgres;

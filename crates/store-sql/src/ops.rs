@@ -14,6 +14,7 @@ use store::{
 };
 
 use crate::core::{Core, Dialect, TxError, retry};
+use crate::events::{EVENT_COLUMNS, EventRow};
 use crate::orders::OPEN_STATUSES;
 use crate::rows::{
     CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS,
@@ -85,6 +86,21 @@ where
                     sku: Some(sku),
                     location: Some(location),
                     detail: format!("movement {id} (seq {seq}) records an on_hand_after that its predecessors do not sum to"),
+                });
+            }
+                        // Each ledger row has its stock.changed event in the log.
+            let (unlogged,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM stock_movements m \
+                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = 'stock:' || m.movement_id)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if unlogged > 0 {
+                report.violations.push(Violation {
+                    check: "every_change_has_an_event",
+                    sku: None,
+                    location: None,
+                    detail: format!("{unlogged} ledger rows have no stock.changed event"),
                 });
             }
             // Each level's reservation is exactly what open orders hold there.
@@ -259,6 +275,18 @@ where
                 },
             )?;
         }
+        {
+            let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+            let mut rows = sqlx::query_as::<DB, EventRow>(&sql).fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(
+                    sink,
+                    BackupRecord::Event {
+                        event: store::Event::try_from(row)?,
+                    },
+                )?;
+            }
+        }
         Ok(())
     }
 
@@ -414,6 +442,7 @@ where
                     .execute(&mut **tx)
                     .await?;
             }
+            BackupRecord::Event { event } => Self::restore_event(tx, &event).await?,
             BackupRecord::End { .. } => {}
         }
         Ok(())

@@ -48,6 +48,7 @@ impl Dialect for Postgres {
             ("stock_movements", "seq"),
             ("api_tokens", "token_id"),
             ("price_rules", "price_rule_id"),
+            ("events", "seq"),
         ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
@@ -56,6 +57,14 @@ impl Dialect for Postgres {
             .await?;
         }
         Ok(())
+    }
+
+    async fn lock_event_log(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
+        // One well-known key for the whole log; held from the append to the commit.
+        sqlx::query("SELECT pg_advisory_xact_lock(7415000001)")
+            .execute(&mut **tx)
+            .await
+            .map(drop)
     }
 
     async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error> {

@@ -39,6 +39,10 @@ impl Dialect for Sqlite {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
+    async fn lock_event_log(_tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     async fn lock_key(_tx: &mut Transaction<'static, Self>, _key: &str) -> Result<(), sqlx::Error> {
         Ok(())
     }

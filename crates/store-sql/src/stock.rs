@@ -66,9 +66,12 @@ where
             Self::check_references(&mut tx, &batch).await?;
             let recorded_at = now();
             let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+            let mut events = Vec::new();
             for &i in &order {
-                outcomes[i] = Some(Self::apply_one(&mut tx, &batch[i], recorded_at).await?);
+                outcomes[i] =
+                    Some(Self::apply_one(&mut tx, &batch[i], recorded_at, &mut events).await?);
             }
+            Self::append_events(&mut tx, events, recorded_at).await?;
             tx.commit().await?;
             Ok(outcomes.into_iter().flatten().collect())
         })
@@ -135,8 +138,9 @@ where
         tx: &mut Transaction<'static, DB>,
         m: &NewMovement,
         recorded_at: DateTime<Utc>,
+        events: &mut Vec<store::NewEvent>,
     ) -> Result<Outcome, TxError> {
-        let on_hand = Self::lock_level(tx, &m.location, &m.sku).await?;
+        let (on_hand, reserved) = Self::lock_level(tx, &m.location, &m.sku).await?;
         let first: Option<MovementRow> = sqlx::query_as(&format!(
             "SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE movement_id = $1"
         ))
@@ -192,6 +196,7 @@ where
             recorded_at,
         };
         let seq = Self::record_movement(tx, &entry).await?;
+        events.push(crate::events::stock_changed(&entry, seq, reserved));
         Ok(Outcome::Applied(Applied {
             seq,
             on_hand: after,
@@ -232,24 +237,24 @@ where
     }
 
     /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,
-    /// and returns its on_hand.
+    /// and returns its on_hand and reserved.
     async fn lock_level(
         tx: &mut Transaction<'static, DB>,
         location: &LocationCode,
         sku: &Sku,
-    ) -> Result<i64, TxError> {
+    ) -> Result<(i64, i64), TxError> {
         let select = format!(
-            "SELECT on_hand FROM stock_levels WHERE location = $1 AND sku = $2{}",
+            "SELECT on_hand, reserved FROM stock_levels WHERE location = $1 AND sku = $2{}",
             DB::LOCK_ROWS
         );
         for _ in 0..2 {
-            let row: Option<(i64,)> = sqlx::query_as(&select)
+            let row: Option<(i64, i64)> = sqlx::query_as(&select)
                 .bind(location.as_str())
                 .bind(sku.as_str())
                 .fetch_optional(&mut **tx)
                 .await?;
-            if let Some((on_hand,)) = row {
-                return Ok(on_hand);
+            if let Some(levels) = row {
+                return Ok(levels);
             }
             sqlx::query(
                 "INSERT INTO stock_levels (location, sku, on_hand, reserved, incoming) VALUES ($1, $2, 0, 0, 0) \

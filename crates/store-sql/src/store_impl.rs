@@ -11,8 +11,8 @@ use domain::pricing::{PriceEntry, PriceList};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
-    ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed, Quote, RestoreSource,
-    Store, StoreError, TokenInfo, VerifyReport,
+    Event, EventFilter, ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed,
+    Quote, RestoreSource, Store, StoreError, TokenInfo, VerifyReport,
 };
 
 use crate::core::{Core, Dialect, map_sql};
@@ -195,6 +195,19 @@ where
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
         Core::act_on_order(self, id, command, expected_version, actor, now).await
+    }
+
+    async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        Core::events_after(self, after, filter, limit).await
+    }
+
+    async fn event_head(&self) -> Result<i64, StoreError> {
+        Core::event_head(self).await
     }
 
     async fn insert_token(

@@ -102,6 +102,11 @@ pub enum BackupRecord {
         /// When.
         created_at: DateTime<Utc>,
     },
+    /// An event of the log (nested: an event has a `type` of its own).
+    Event {
+        /// The event.
+        event: crate::events::Event,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

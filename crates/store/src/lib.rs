@@ -9,6 +9,7 @@ pub mod backup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+pub mod events;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 pub use backup::BackupRecord;
 pub use error::StoreError;
+pub use events::{Event, EventFilter, NewEvent};
 
 /// Result of a storage operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -269,6 +271,16 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Order>;
+
+    /// Events after `after` in log order, at most `limit`, passing `filter`.
+    async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
+    /// The highest `seq` in the log (0 when empty).
+    async fn event_head(&self) -> Result<i64>;
 
     /// Stores a new token by the hash of its secret.
     async fn insert_token(

@@ -78,7 +78,15 @@ where
                 .bind(row.order_id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-            let step = OrderStep { order_id: &row.order_id, number: &row.number, location: &row.location, event_no, actor, at };
+                        let step = OrderStep {
+                order_id: &row.order_id,
+                number: &row.number,
+                location: &row.location,
+                event_no,
+                actor,
+                at,
+                events: Default::default(),
+            };
             let lines = Self::order_lines(&mut tx, &row.order_id).await?;
             let outcome = match &command {
                 OrderCommand::Approve => Outcome { status: OrderStatus::Confirmed, credit_hold: false, detail: None },
@@ -106,8 +114,15 @@ where
                 .await?;
             let to = (outcome.status != from).then_some(outcome.status);
             Self::record_event(&mut tx, &step, action.as_str(), Some(from), to, outcome.detail.as_deref()).await?;
-            let row = Self::order_row(&mut tx, &row.order_id, false).await?;
+                        let row = Self::order_row(&mut tx, &row.order_id, false).await?;
             let order = Self::complete_order(&mut tx, row).await?;
+            let kind = if to.is_some() { "order.status_changed" } else { "order.updated" };
+            let data = serde_json::json!({
+                "id": order.id, "number": order.number, "customer": order.customer, "action": action.as_str(),
+                "from": from, "status": order.status, "version": order.version, "total": order.total,
+            });
+            step.push(step.order_event(kind, &order.customer, data));
+            Self::append_events(&mut tx, step.take_events(), at).await?;
             tx.commit().await?;
             Ok(order)
         })

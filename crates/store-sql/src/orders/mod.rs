@@ -15,7 +15,7 @@ use domain::order::{
 };
 use domain::stock::MovementKind;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
-use store::StoreError;
+use store::{NewEvent, StoreError};
 
 use crate::core::{Core, Dialect, TxError, retry};
 use crate::rows::{
@@ -232,8 +232,9 @@ where
             ),
             _ => ("on_hand = on_hand + $3", "", qty, 0),
         };
-        let moved: Option<(i64,)> = sqlx::query_as(&format!(
-            "UPDATE stock_levels SET {set}, updated_at = $4 WHERE location = $1 AND sku = $2{condition} RETURNING on_hand"
+        let moved: Option<(i64, i64)> = sqlx::query_as(&format!(
+            "UPDATE stock_levels SET {set}, updated_at = $4 WHERE location = $1 AND sku = $2{condition} \
+             RETURNING on_hand, reserved"
         ))
         .bind(step.location)
         .bind(sku)
@@ -241,7 +242,7 @@ where
         .bind(step.at)
         .fetch_optional(&mut **tx)
         .await?;
-        let Some((on_hand_after,)) = moved else {
+        let Some((on_hand_after, reserved_after)) = moved else {
             let available: Option<(i64,)> = sqlx::query_as(
                 "SELECT on_hand - reserved FROM stock_levels WHERE location = $1 AND sku = $2",
             )
@@ -269,7 +270,8 @@ where
             occurred_at: step.at,
             recorded_at: step.at,
         };
-        Self::record_movement(tx, &entry).await?;
+        let seq = Self::record_movement(tx, &entry).await?;
+        step.push(crate::events::stock_changed(&entry, seq, reserved_after));
         Ok(None)
     }
 
@@ -300,7 +302,8 @@ where
     }
 }
 
-/// One step in an order's life: which order, which timeline entry, who, when, where.
+/// One step in an order's life: which order, which timeline entry, who, when, where, and
+/// the events it makes (appended to the log when the step commits).
 pub(crate) struct OrderStep<'a> {
     pub order_id: &'a str,
     pub number: &'a str,
@@ -308,4 +311,43 @@ pub(crate) struct OrderStep<'a> {
     pub event_no: i64,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
+    pub events: std::sync::Mutex<Vec<NewEvent>>,
+}
+
+impl OrderStep<'_> {
+    /// Records an event of this step.
+    pub(crate) fn push(&self, event: NewEvent) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event);
+    }
+
+    /// The step's events, in the order they happened.
+    pub(crate) fn take_events(&self) -> Vec<NewEvent> {
+        std::mem::take(
+            &mut *self
+                .events
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// The event telling subscribers what became of the order.
+    pub(crate) fn order_event(
+        &self,
+        kind: &'static str,
+        customer: &str,
+        data: serde_json::Value,
+    ) -> NewEvent {
+        NewEvent {
+            id: format!("order:{}:e{}", self.order_id, self.event_no),
+            kind,
+            aggregate: format!("order:{}", self.order_id),
+            location: Some(self.location.to_owned()),
+            sku: None,
+            customer: Some(customer.to_owned()),
+            data,
+        }
+    }
 }

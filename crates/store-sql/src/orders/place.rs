@@ -96,8 +96,9 @@ where
                 number: &number,
                 location: order.location.as_str(),
                 event_no: 1,
-                actor: &meta.actor,
+                                actor: &meta.actor,
                 at,
+                events: Default::default(),
             };
             let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
             Self::reserve_lines(&mut tx, &step, &lines).await?;
@@ -118,8 +119,15 @@ where
                 Some(db) if db.is_unique_violation() => TxError::Retry(e),
                 _ => TxError::Sql(e),
             })?;
-            let row = Self::order_row(&mut tx, &meta.order_id, false).await?;
+                        let row = Self::order_row(&mut tx, &meta.order_id, false).await?;
             let placed = Self::complete_order(&mut tx, row).await?;
+            let summary = serde_json::json!({
+                "id": placed.id, "number": placed.number, "customer": placed.customer, "location": placed.location,
+                "status": placed.status, "credit_hold": placed.credit_hold, "total": placed.total,
+                "currency": placed.currency, "version": placed.version,
+            });
+            step.push(step.order_event("order.created", &placed.customer, summary));
+            Self::append_events(&mut tx, step.take_events(), at).await?;
             tx.commit().await?;
             Ok(Placed { order: placed, created: true })
         })

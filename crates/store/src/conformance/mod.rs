@@ -9,8 +9,10 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod events;
 mod orders;
 
+pub use events::*;
 pub use orders::*;
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +66,8 @@ macro_rules! conformance_tests {
             edits_reprice_only_changed_lines_and_keep_the_currency,
             an_order_over_credit_can_be_reduced_not_raised,
             concurrent_orders_share_one_credit_limit,
+            every_change_appends_its_events,
+            a_tailing_reader_sees_every_event_exactly_once,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
@@ -625,7 +629,8 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
     assert_eq!(
         kinds,
         [
-            "location", "product", "product", "level", "level", "movement", "movement", "token"
+            "location", "product", "product", "level", "level", "movement", "movement", "token",
+            "event", "event", "event", "event", "event"
         ]
     );
 
