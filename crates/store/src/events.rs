@@ -72,7 +72,7 @@ pub struct EventFilter {
 impl EventFilter {
     /// True when `event` passes the filter.
     pub fn matches(&self, event: &Event) -> bool {
-        (self.types.is_empty() || self.types.iter().any(|t| *t == event.kind))
+        (self.types.is_empty() || self.types.contains(&event.kind))
             && self
                 .location
                 .as_ref()
