@@ -31,10 +31,7 @@ pub(crate) async fn run(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
-    let app = build_app(AppState {
-        store,
-        default_location,
-    });
+    let app = build_app(AppState::new(store, default_location));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod hub;
 pub mod ids;
 pub mod page;
 
@@ -33,6 +34,20 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The warehouse that fulfils orders that name no location.
     pub default_location: Option<domain::ids::LocationCode>,
+    /// Wakes event-stream subscribers when the log grows.
+    pub events: Arc<hub::EventHub>,
+}
+
+impl AppState {
+    /// The state of a node on `store`, starting its event hub (needs a Tokio runtime).
+    pub fn new(store: Arc<dyn Store>, default_location: Option<domain::ids::LocationCode>) -> Self {
+        let events = hub::EventHub::start(store.clone());
+        Self {
+            store,
+            default_location,
+            events,
+        }
+    }
 }
 
 /// The complete application: API routes, body limit, request logging.
@@ -42,8 +57,29 @@ pub fn build_app(state: AppState) -> Router {
         .fallback(error::not_found_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            poke_after_writes,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// After a successful write, wake this node's event subscribers at once.
+async fn poke_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let write = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if write && response.status().is_success() {
+        state.events.poke();
+    }
+    response
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

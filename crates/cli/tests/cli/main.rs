@@ -7,5 +7,6 @@
 )]
 
 mod crash;
+mod events;
 mod helpers;
 mod operations;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
 mod customers;
+mod events;
 mod health;
 mod locations;
 mod orders;
@@ -22,7 +23,8 @@ pub fn router() -> Router<AppState> {
             .merge(products::router())
             .merge(stock::router())
             .merge(customers::router())
-            .merge(orders::router()),
+            .merge(orders::router())
+            .merge(events::router()),
     )
 }
 

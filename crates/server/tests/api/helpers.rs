@@ -46,10 +46,7 @@ impl TestApp {
             .await
             .unwrap();
         let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
-        let app = build_app(AppState {
-            store: db.store.clone(),
-            default_location,
-        });
+        let app = build_app(AppState::new(db.store.clone(), default_location));
         let this = Self { app, token, db };
         this.post(
             "/api/v1/locations",

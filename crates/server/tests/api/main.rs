@@ -7,6 +7,7 @@
 )]
 
 mod bad_input;
+mod events;
 mod helpers;
 mod orders;
 mod stock;
