@@ -151,6 +151,21 @@ where
         .await
     }
 
+    pub(crate) async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Product>, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = self.reader.begin().await?;
+            let sku: Option<(String,)> =
+                sqlx::query_as("SELECT sku FROM product_gtins WHERE gtin = $1").bind(gtin).fetch_optional(&mut *tx).await?;
+            let product = match sku {
+                Some((sku,)) => Some(Self::read_product(&mut tx, &Sku::from_trusted(sku)).await?),
+                None => None,
+            };
+            tx.commit().await?;
+            Ok(product)
+        })
+        .await
+    }
+
     pub(crate) async fn list_products(
         &self,
         after: Option<&Sku>,

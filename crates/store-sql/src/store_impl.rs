@@ -68,6 +68,10 @@ where
         Core::get_product(self, sku).await
     }
 
+    async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Product>, StoreError> {
+        Core::product_by_gtin(self, gtin).await
+    }
+
     async fn update_product(&self, sku: &Sku, patch: ProductPatch) -> Result<Product, StoreError> {
         Core::update_product(self, sku, patch).await
     }

@@ -186,6 +186,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_product(&self, product: NewProduct) -> Result<Product>;
     /// One product; `NotFound` when unknown.
     async fn get_product(&self, sku: &Sku) -> Result<Product>;
+    /// The product carrying this GTIN (14 digits), if any.
+    async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Product>>;
     /// Changes a product; `NotFound` when unknown, `Conflict` on a GTIN of another product.
     async fn update_product(&self, sku: &Sku, patch: ProductPatch) -> Result<Product>;
     /// Products ordered by SKU, after `after`, at most `limit`.

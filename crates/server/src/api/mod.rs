@@ -6,6 +6,7 @@ mod health;
 mod locations;
 mod orders;
 mod products;
+mod scan;
 mod stock;
 
 use axum::Router;
@@ -24,7 +25,8 @@ pub fn router() -> Router<AppState> {
             .merge(stock::router())
             .merge(customers::router())
             .merge(orders::router())
-            .merge(events::router()),
+            .merge(events::router())
+            .merge(scan::router()),
     )
 }
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod events;
 mod helpers;
 mod orders;
+mod scan;
 mod stock;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
