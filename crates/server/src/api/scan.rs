@@ -72,16 +72,16 @@ async fn scan(
     let report = report
         .as_mut()
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    if let Some(gtin) = gtin {
-        if let Some(p) = state.store.product_by_gtin(&gtin).await? {
-            let found = Found {
-                sku: p.sku.to_string(),
-                name: p.name,
-                unit: p.unit,
-            };
-            report["product"] =
-                serde_json::to_value(found).map_err(|e| AppError::Internal(e.to_string()))?;
-        }
+    if let Some(gtin) = gtin
+        && let Some(p) = state.store.product_by_gtin(&gtin).await?
+    {
+        let found = Found {
+            sku: p.sku.to_string(),
+            name: p.name,
+            unit: p.unit,
+        };
+        report["product"] =
+            serde_json::to_value(found).map_err(|e| AppError::Internal(e.to_string()))?;
     }
     Ok(Json(report.take()))
 }
