@@ -155,7 +155,10 @@ where
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             let sku: Option<(String,)> =
-                sqlx::query_as("SELECT sku FROM product_gtins WHERE gtin = $1").bind(gtin).fetch_optional(&mut *tx).await?;
+                sqlx::query_as("SELECT sku FROM product_gtins WHERE gtin = $1")
+                    .bind(gtin)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let product = match sku {
                 Some((sku,)) => Some(Self::read_product(&mut tx, &Sku::from_trusted(sku)).await?),
                 None => None,
