@@ -5,10 +5,6 @@
     clippy::unwrap_used,
     reason = "test helpers: a failed step is a failed test"
 )]
-#![expect(
-    clippy::print_stdout,
-    reason = "tests print the latencies they measure"
-)]
 
 mod crash;
 mod events;
