@@ -55,9 +55,9 @@ async fn backup_restore(source: TestDatabase, target: TestDatabase) {
     ));
     let out = run(&source.url, &["backup", "--out", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // 1 location, 2 products, 2 levels, 2 movements.
+    // 1 location, 2 products, 2 levels, 2 movements, and their 5 events.
     assert!(
-        stdout(&out).contains("backup of 7 records"),
+        stdout(&out).contains("backup of 12 records"),
         "{}",
         stdout(&out)
     );
@@ -65,7 +65,7 @@ async fn backup_restore(source: TestDatabase, target: TestDatabase) {
     let out = run(&target.url, &["restore", "--from", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("restored 7 records") && stdout(&out).contains("verify OK"),
+        stdout(&out).contains("restored 12 records") && stdout(&out).contains("verify OK"),
         "{}",
         stdout(&out)
     );
