@@ -5,6 +5,7 @@
 //! text report); logs and errors go to stderr. Exit codes: 0 success, 1 the check failed
 //! (`verify` found violations, `import` found bad rows), 2 the command could not run.
 
+mod bench;
 mod import;
 mod ops;
 mod serve;
@@ -37,6 +38,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure Stockbook against its ceilings on fresh databases of its own (ignores --db).
+    Bench(bench::BenchArgs),
+    #[command(flatten)]
+    Db(DbCommand),
+}
+
+/// The commands that work on the database named by `--db`.
+#[derive(Subcommand)]
+enum DbCommand {
     /// Run the HTTP API.
     Serve {
         /// Address to listen on.
@@ -137,28 +147,33 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = match cli.command {
+        // The bench makes and removes its own databases; it must not create the default one.
+        Command::Bench(args) => return bench::run(args).await,
+        Command::Db(command) => command,
+    };
     let store = open(&cli.db).await?;
-    match cli.command {
-        Command::Serve {
+    match command {
+        DbCommand::Serve {
             listen,
             demo,
             default_location,
         } => serve::run(store, &cli.db, listen, demo, default_location).await,
-        Command::Migrate => {
+        DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token {
+        DbCommand::Token {
             command: TokenCommand::Issue { role, name },
         } => ops::issue_token(store.as_ref(), &role, &name).await,
-        Command::Verify { json } => ops::verify(store.as_ref(), json).await,
-        Command::Backup { out } => ops::backup(store.as_ref(), &out).await,
-        Command::Restore { from } => ops::restore(store.as_ref(), &from).await,
-        Command::Import {
+        DbCommand::Verify { json } => ops::verify(store.as_ref(), json).await,
+        DbCommand::Backup { out } => ops::backup(store.as_ref(), &out).await,
+        DbCommand::Restore { from } => ops::restore(store.as_ref(), &from).await,
+        DbCommand::Import {
             what: ImportKind::Products,
             file,
         } => import::products(store.as_ref(), &file).await,
-        Command::Import {
+        DbCommand::Import {
             what: ImportKind::Stock,
             file,
         } => import::stock(store.as_ref(), &file).await,
