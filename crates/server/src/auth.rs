@@ -3,6 +3,10 @@
 //! A token is 32 random bytes, so a fast hash is enough (there is nothing to brute-force that
 //! a slow hash would protect); lookups go by hash, so the secret never sits in the database.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -31,6 +35,54 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How long a looked-up token is trusted without asking the database again. A revoked
+/// token stops working within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(10);
+/// Most tokens kept; past this the cache starts over (it is only a shortcut).
+const MAX_CACHED: usize = 10_000;
+
+/// Recently seen tokens, so that a request does not cost a database query to
+/// authenticate. Only known tokens are kept; an unknown one is asked about every time.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (TokenInfo, Instant)>>,
+}
+
+impl TokenCache {
+    /// The token with this hash: from the cache while fresh, else from the store.
+    pub async fn lookup(
+        &self,
+        store: &dyn store::Store,
+        hash: &str,
+    ) -> Result<Option<TokenInfo>, store::StoreError> {
+        if let Some((info, at)) = self.lock().get(hash)
+            && at.elapsed() < TOKEN_TTL
+        {
+            return Ok(Some(info.clone()));
+        }
+        let found = store.find_token(hash).await?;
+        let mut entries = self.lock();
+        match &found {
+            Some(info) => {
+                if entries.len() >= MAX_CACHED {
+                    entries.clear();
+                }
+                entries.insert(hash.to_owned(), (info.clone(), Instant::now()));
+            }
+            None => {
+                entries.remove(hash);
+            }
+        }
+        Ok(found)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (TokenInfo, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The caller, authenticated by `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
 pub struct Caller(pub TokenInfo);
@@ -49,8 +101,8 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 256)
             .ok_or(AppError::Unauthorized)?;
         let token = state
-            .store
-            .find_token(&hash_token(secret))
+            .tokens
+            .lookup(state.store.as_ref(), &hash_token(secret))
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(Caller(token))

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod hardening;
 pub mod hub;
 pub mod ids;
 pub mod page;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub default_location: Option<domain::ids::LocationCode>,
     /// Wakes event-stream subscribers when the log grows.
     pub events: Arc<hub::EventHub>,
+    /// Recently authenticated tokens.
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             store,
             default_location,
             events,
+            tokens: Arc::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ pub fn build_app(state: AppState) -> Router {
             poke_after_writes,
         ))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(hardening::protect))
         .with_state(state)
 }
 
@@ -84,8 +89,13 @@ async fn poke_after_writes(
 
 async fn log_request(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let id = request
+        .extensions()
+        .get::<hardening::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let started = Instant::now();
     let response = next.run(request).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    tracing::info!(request_id = %id, %method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     response
 }

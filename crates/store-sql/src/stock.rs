@@ -277,17 +277,18 @@ where
         sku: &Sku,
     ) -> Result<Level, StoreError> {
         retry::<DB, _, _, _>(|| async {
-            let mut tx = self.reader.begin().await?;
+            // The common case is one statement, no transaction: the level exists.
             let row: Option<LevelRow> = sqlx::query_as(&format!(
                 "SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE location = $1 AND sku = $2"
             ))
             .bind(location.as_str())
             .bind(sku.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.reader)
             .await?;
             if let Some(row) = row {
                 return Ok(Level::from(row));
             }
+            let mut tx = self.reader.begin().await?;
             for (what, table, column, key) in [
                 ("location", "locations", "code", location.as_str()),
                 ("product", "products", "sku", sku.as_str()),

@@ -12,6 +12,7 @@
 
 mod bad_input;
 mod events;
+mod hardening;
 mod helpers;
 mod orders;
 mod scan;
