@@ -6,6 +6,7 @@
 //! (`verify` found violations, `import` found bad rows), 2 the command could not run.
 
 mod bench;
+mod codes;
 mod import;
 mod ops;
 mod serve;
@@ -40,8 +41,42 @@ struct Cli {
 enum Command {
     /// Measure Stockbook against its ceilings on fresh databases of its own (ignores --db).
     Bench(bench::BenchArgs),
+    /// Decode GS1 barcodes (no database needed).
+    Gs1 {
+        #[command(subcommand)]
+        command: Gs1Command,
+    },
+    /// Decode and encode RFID EPCs (no database needed).
+    Epc {
+        #[command(subcommand)]
+        command: EpcCommand,
+    },
     #[command(flatten)]
     Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum Gs1Command {
+    /// Decode a scanned code (GTIN, element string with or without symbology identifier,
+    /// in-store variable-measure EAN-13) and print it as JSON; exit 1 when invalid.
+    Parse {
+        /// The code as the scanner sent it (GS as the 0x1D character) or in brackets.
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EpcCommand {
+    /// Decode an EPC (hex, tag URI or pure-identity URI) and print it as JSON; exit 1 when invalid.
+    Decode {
+        /// Hex, `urn:epc:tag:…` or `urn:epc:id:…`.
+        input: String,
+    },
+    /// Encode an EPC tag URI (`urn:epc:tag:…`) and print its hex.
+    Encode {
+        /// The tag URI.
+        uri: String,
+    },
 }
 
 /// The commands that work on the database named by `--db`.
@@ -150,6 +185,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         // The bench makes and removes its own databases; it must not create the default one.
         Command::Bench(args) => return bench::run(args).await,
+        Command::Gs1 {
+            command: Gs1Command::Parse { code },
+        } => return codes::gs1_parse(&code),
+        Command::Epc {
+            command: EpcCommand::Decode { input },
+        } => return codes::epc_decode(&input),
+        Command::Epc {
+            command: EpcCommand::Encode { uri },
+        } => return codes::epc_encode(&uri),
         Command::Db(command) => command,
     };
     let store = open(&cli.db).await?;

@@ -329,3 +329,42 @@ async fn a_closed_log_pipe_does_not_stop_the_server() {
     child.wait().unwrap();
     db.cleanup().await;
 }
+
+#[test]
+fn gs1_and_epc_commands_print_json_and_exit_by_validity() {
+    let run = |args: &[&str]| Command::new(BIN).args(args).output().unwrap();
+    let ok = run(&["gs1", "parse", "(01)09506000134352(17)201225(10)ABC123"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        (json["valid"].as_bool(), json["gtin"].as_str()),
+        (Some(true), Some("09506000134352"))
+    );
+    assert_eq!(
+        json["elements"][1],
+        serde_json::json!({"ai": "17", "value": "201225"})
+    );
+    let bad = run(&["gs1", "parse", "6901234567893"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(
+        (json["valid"].as_bool(), json["error"]["code"].as_str()),
+        (Some(false), Some("bad_check_digit"))
+    );
+    let hex = run(&[
+        "epc",
+        "encode",
+        "urn:epc:tag:sgtin-96:3.0614141.812345.6789",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&hex.stdout).trim(),
+        "3074257BF7194E4000001A85"
+    );
+    let decoded = run(&["epc", "decode", "3074257BF7194E4000001A85"]);
+    let json: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(
+        (json["scheme"].as_str(), json["serial"].as_str()),
+        (Some("sgtin-96"), Some("6789"))
+    );
+    assert_eq!(run(&["epc", "decode", "nonsense"]).status.code(), Some(1));
+}
