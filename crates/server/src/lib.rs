@@ -13,6 +13,7 @@ pub mod extract;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
+pub mod metrics;
 pub mod page;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub events: Arc<hub::EventHub>,
     /// Recently authenticated tokens.
     pub tokens: Arc<auth::TokenCache>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             default_location,
             events,
             tokens: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -58,6 +62,11 @@ impl AppState {
 pub fn build_app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
+        .route("/metrics", axum::routing::get(metrics::expose))
         .fallback(error::not_found_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -89,6 +89,22 @@ fn seq(field: &str, text: &str) -> Result<i64, AppError> {
         })
 }
 
+/// Counts an open stream in `/metrics` for as long as it lives.
+struct Subscribed(std::sync::Arc<crate::metrics::Metrics>);
+
+impl Subscribed {
+    fn new(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        metrics.sse(1);
+        Self(metrics)
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.0.sse(-1);
+    }
+}
+
 #[derive(Serialize)]
 struct EventPage {
     items: Vec<Event>,
@@ -134,9 +150,10 @@ async fn stream(
     let filter = q.filter();
     let wake = state.events.subscribe();
     let store = state.store.clone();
+    let subscribed = Subscribed::new(state.metrics.clone());
     let events = futures_util::stream::unfold(
-        (start, VecDeque::<Event>::new(), wake),
-        move |(mut cursor, mut buffer, mut wake)| {
+        (start, VecDeque::<Event>::new(), wake, subscribed),
+        move |(mut cursor, mut buffer, mut wake, subscribed)| {
             let (store, filter) = (store.clone(), filter.clone());
             async move {
                 loop {
@@ -146,7 +163,7 @@ async fn stream(
                             .id(event.seq.to_string())
                             .event(event.kind.clone())
                             .data(data);
-                        return Some((Ok(sse), (cursor, buffer, wake)));
+                        return Some((Ok(sse), (cursor, buffer, wake, subscribed)));
                     }
                     wake.mark_unchanged();
                     match store.events_after(cursor, &filter, MAX_PAGE).await {

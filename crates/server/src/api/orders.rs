@@ -106,6 +106,20 @@ async fn place_input(
     hash: String,
     input: &OrderInput,
 ) -> Result<OrderReply, AppError> {
+    let result = place_checked(state, caller, key, hash, input).await;
+    if let Err(e) = &result {
+        state.metrics.order_refused(e.code());
+    }
+    result
+}
+
+async fn place_checked(
+    state: &AppState,
+    caller: &Caller,
+    key: String,
+    hash: String,
+    input: &OrderInput,
+) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
     let meta = PlaceMeta {
         order_id: crate::ids::new_order_id()
@@ -116,6 +130,9 @@ async fn place_input(
         now: Utc::now(),
     };
     let placed = state.store.place_order(order, meta).await?;
+    if placed.created {
+        state.metrics.order_placed();
+    }
     Ok(OrderReply(StatusCode::CREATED, placed.order))
 }
 

@@ -52,6 +52,14 @@ async fn apply(
     let movements = stock::validate_batch(&batch.movements, Utc::now())?;
     let ids: Vec<String> = movements.iter().map(|m| m.id.to_string()).collect();
     let outcomes = state.store.apply_movements(movements).await?;
+    for outcome in &outcomes {
+        let status = match outcome {
+            Outcome::Applied(_) => "applied",
+            Outcome::Duplicate(_) => "duplicate",
+            Outcome::Rejected { .. } => "rejected",
+        };
+        state.metrics.movement(status, 1);
+    }
     let results = ids
         .into_iter()
         .zip(outcomes)

@@ -1,8 +1,13 @@
 //! Request ids, security headers, and the token cache's limits.
 
+use tower::ServiceExt;
+
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(every_response_carries_a_request_id_and_security_headers);
+crate::on_both_backends!(
+    every_response_carries_a_request_id_and_security_headers,
+    metrics_count_what_happened
+);
 
 async fn every_response_carries_a_request_id_and_security_headers(app: &TestApp) {
     let ok = app
@@ -44,5 +49,72 @@ async fn every_response_carries_a_request_id_and_security_headers(app: &TestApp)
     assert_eq!(
         problem.body["code"], "validation_failed",
         "and stay problems"
+    );
+}
+
+async fn metrics_count_what_happened(app: &TestApp) {
+    let batch = r#"{"movements":[{"id":"m1","sku":"A","location":"WH","kind":"receipt","qty":2},{"id":"m1","sku":"A","location":"WH","kind":"receipt","qty":2}]}"#;
+    app.post("/api/v1/stock/movements", batch).await.expect(200);
+    app.post("/api/v1/customers", r#"{"code":"C","name":"C"}"#)
+        .await
+        .expect(201);
+    let short = r#"{"customer":"C","lines":[{"sku":"A","qty":5}]}"#;
+    assert_eq!(
+        app.send_with(
+            "POST",
+            "/api/v1/orders",
+            Some(short),
+            &[("idempotency-key", "k1")]
+        )
+        .await
+        .status
+        .as_u16(),
+        409
+    );
+    let fine = r#"{"customer":"C","lines":[{"sku":"A","qty":1}]}"#;
+    assert_eq!(
+        app.send_with(
+            "POST",
+            "/api/v1/orders",
+            Some(fine),
+            &[("idempotency-key", "k2")]
+        )
+        .await
+        .status
+        .as_u16(),
+        201
+    );
+    let reply = app.send("GET", "/metrics", None, None, "").await;
+    assert_eq!(reply.status.as_u16(), 200, "no token needed");
+    let response = app
+        .app
+        .clone()
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    for line in [
+        r#"stockbook_movements_total{status="applied"} 1"#,
+        r#"stockbook_movements_total{status="duplicate"} 1"#,
+        r#"stockbook_orders_refused_total{reason="insufficient_stock"} 1"#,
+        "stockbook_orders_placed_total 1",
+        r#"stockbook_http_request_duration_seconds_count{method="POST",route="/api/v1/orders",status="201"} 1"#,
+        "stockbook_sse_subscribers 0",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    assert!(
+        !text.contains("stockbook_event_log_head 0"),
+        "the head moved"
     );
 }

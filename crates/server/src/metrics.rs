@@ -1,0 +1,229 @@
+//! `GET /metrics`: Prometheus text exposition of what an operator watches — request
+//! latency per route, orders placed and refused by reason, movement outcomes, the event
+//! log's head and the live stream's subscribers.
+//!
+//! Hand-rolled (a few atomics and a mutex-guarded map) to keep the dependency tree lean;
+//! the numbers are per process, as Prometheus expects of a scrape target.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+/// The process's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    orders_placed: AtomicU64,
+    orders_refused: Mutex<BTreeMap<&'static str, u64>>,
+    movements: Mutex<BTreeMap<&'static str, u64>>,
+    sse_subscribers: AtomicI64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// Records one request to a route template (`/api/v1/orders/{id}`, never the raw path,
+    /// so the number of series stays bounded).
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        lock(&self.requests)
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default()
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts a placed order.
+    pub fn order_placed(&self) {
+        self.orders_placed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refused order by its problem code.
+    pub fn order_refused(&self, reason: &'static str) {
+        *lock(&self.orders_refused).entry(reason).or_default() += 1;
+    }
+
+    /// Counts movement outcomes (`applied`, `duplicate`, `rejected`).
+    pub fn movement(&self, status: &'static str, n: u64) {
+        *lock(&self.movements).entry(status).or_default() += n;
+    }
+
+    /// A live-stream subscriber came (+1) or went (-1).
+    pub fn sse(&self, delta: i64) {
+        self.sse_subscribers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// The exposition text.
+    pub fn render(&self, event_head: i64) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_http_request_duration_seconds Time to answer a request, by route."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE stockbook_http_request_duration_seconds histogram"
+        );
+        for ((method, route, status), h) in lock(&self.requests).iter() {
+            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "stockbook_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "stockbook_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "stockbook_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "stockbook_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_orders_placed_total Orders placed through this process."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_orders_placed_total counter");
+        let _ = writeln!(
+            out,
+            "stockbook_orders_placed_total {}",
+            self.orders_placed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_orders_refused_total Orders refused, by reason."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_orders_refused_total counter");
+        for (reason, n) in lock(&self.orders_refused).iter() {
+            let _ = writeln!(
+                out,
+                "stockbook_orders_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_movements_total Movements received, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_movements_total counter");
+        for (status, n) in lock(&self.movements).iter() {
+            let _ = writeln!(out, "stockbook_movements_total{{status=\"{status}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_event_log_head The highest seq in the event log."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_event_log_head gauge");
+        let _ = writeln!(out, "stockbook_event_log_head {event_head}");
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_sse_subscribers Live event streams open on this process."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_sse_subscribers gauge");
+        let _ = writeln!(
+            out,
+            "stockbook_sse_subscribers {}",
+            self.sse_subscribers.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Times each routed request (installed with `route_layer`, so the route is known).
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `GET /metrics` (no token: scrape it from the internal network only).
+pub async fn expose(State(state): State<AppState>) -> Response {
+    let head = state.store.event_head().await.unwrap_or(-1);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(head),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_series_are_rendered() {
+        let m = Metrics::default();
+        m.request(
+            "GET",
+            "/api/v1/stock/{location}/{sku}",
+            200,
+            Duration::from_millis(3),
+        );
+        m.request(
+            "GET",
+            "/api/v1/stock/{location}/{sku}",
+            200,
+            Duration::from_millis(40),
+        );
+        m.order_refused("insufficient_stock");
+        m.movement("applied", 5);
+        let text = m.render(7);
+        assert!(text.contains(r#"stockbook_http_request_duration_seconds_bucket{method="GET",route="/api/v1/stock/{location}/{sku}",status="200",le="0.005"} 1"#), "{text}");
+        assert!(text.contains(r#"le="0.05"} 2"#));
+        assert!(text.contains(r#"stockbook_orders_refused_total{reason="insufficient_stock"} 1"#));
+        assert!(text.contains(r#"stockbook_movements_total{status="applied"} 5"#));
+        assert!(text.contains("stockbook_event_log_head 7"));
+    }
+}
