@@ -139,6 +139,13 @@ enum TokenCommand {
         #[arg(long)]
         name: String,
     },
+    /// List tokens (never their secrets): id, name, role, issued, revoked.
+    List,
+    /// Revoke a token by id; nodes stop accepting it within 10 seconds.
+    Revoke {
+        /// The token's id, from `token list`.
+        id: i64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -210,6 +217,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         DbCommand::Token {
             command: TokenCommand::Issue { role, name },
         } => ops::issue_token(store.as_ref(), &role, &name).await,
+        DbCommand::Token {
+            command: TokenCommand::List,
+        } => ops::list_tokens(store.as_ref()).await,
+        DbCommand::Token {
+            command: TokenCommand::Revoke { id },
+        } => ops::revoke_token(store.as_ref(), id).await,
         DbCommand::Verify { json } => ops::verify(store.as_ref(), json).await,
         DbCommand::Backup { out } => ops::backup(store.as_ref(), &out).await,
         DbCommand::Restore { from } => ops::restore(store.as_ref(), &from).await,

@@ -31,6 +31,37 @@ pub(crate) async fn issue_token(
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) async fn list_tokens(store: &dyn Store) -> anyhow::Result<ExitCode> {
+    for t in store.list_tokens().await.context("listing tokens")? {
+        let revoked = t
+            .revoked_at
+            .map_or_else(|| "-".to_owned(), |at| at.to_rfc3339());
+        crate::say(format_args!(
+            "{}\t{}\t{}\t{}\t{}",
+            t.token_id,
+            t.role,
+            t.name,
+            t.created_at.to_rfc3339(),
+            revoked
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn revoke_token(store: &dyn Store, id: i64) -> anyhow::Result<ExitCode> {
+    let t = store
+        .revoke_token(id, Utc::now())
+        .await
+        .with_context(|| format!("revoking token {id}"))?;
+    crate::say(format_args!(
+        "token {} ({}) revoked at {}",
+        t.token_id,
+        t.name,
+        t.revoked_at.map(|a| a.to_rfc3339()).unwrap_or_default()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn verify(store: &dyn Store, json: bool) -> anyhow::Result<ExitCode> {
     let report = store.verify().await.context("verifying")?;
     if json {

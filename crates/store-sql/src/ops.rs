@@ -527,6 +527,43 @@ where
         .await
     }
 
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<TokenRow> = retry::<DB, _, _, _>(|| async {
+            Ok(sqlx::query_as(
+                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id",
+            )
+            .fetch_all(&self.reader)
+            .await?)
+        })
+        .await?;
+        Ok(rows.into_iter().map(TokenRecord::from).collect())
+    }
+
+    pub(crate) async fn revoke_token(
+        &self,
+        token_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<TokenRecord, StoreError> {
+        retry::<DB, _, _, _>(|| async {
+            let mut tx = DB::begin_write(&self.writer).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
+                .bind(token_id)
+                .bind(crate::core::micros(at))
+                .execute(&mut *tx)
+                .await?;
+            let row: Option<TokenRow> = sqlx::query_as(
+                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE token_id = $1",
+            )
+            .bind(token_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let row = row.ok_or_else(|| StoreError::not_found(format!("token {token_id}")))?;
+            tx.commit().await?;
+            Ok(TokenRecord::from(row))
+        })
+        .await
+    }
+
     pub(crate) async fn find_token(
         &self,
         secret_hash: &str,

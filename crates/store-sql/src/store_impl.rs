@@ -224,6 +224,18 @@ where
         Core::insert_token(self, name, role, secret_hash, now).await
     }
 
+    async fn list_tokens(&self) -> Result<Vec<store::backup::TokenRecord>, StoreError> {
+        Core::list_tokens(self).await
+    }
+
+    async fn revoke_token(
+        &self,
+        token_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<store::backup::TokenRecord, StoreError> {
+        Core::revoke_token(self, token_id, now).await
+    }
+
     async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         Core::find_token(self, secret_hash).await
     }

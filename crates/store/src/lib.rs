@@ -292,6 +292,10 @@ pub trait Store: Send + Sync + 'static {
         secret_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenInfo>;
+    /// Every token ever issued (hashes included, secrets never stored), oldest first.
+    async fn list_tokens(&self) -> Result<Vec<backup::TokenRecord>>;
+    /// Revokes a token by id; `NotFound` when unknown. Revoking twice keeps the first time.
+    async fn revoke_token(&self, token_id: i64, now: DateTime<Utc>) -> Result<backup::TokenRecord>;
     /// The live token with this hash, if any.
     async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenInfo>>;
 

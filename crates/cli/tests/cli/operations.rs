@@ -368,3 +368,40 @@ fn gs1_and_epc_commands_print_json_and_exit_by_validity() {
     );
     assert_eq!(run(&["epc", "decode", "nonsense"]).status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn a_revoked_token_is_listed_as_such_and_refused() {
+    let db = TestDatabase::sqlite("cli_revoke").await.unwrap();
+    let token = crate::helpers::issue_token(&db.url);
+    let listed = stdout(&run(&db.url, &["token", "list"]));
+    let line = listed
+        .lines()
+        .find(|l| l.contains("\ttest\t"))
+        .unwrap()
+        .to_owned();
+    let id = line.split('\t').next().unwrap().to_owned();
+    assert!(line.ends_with("\t-"), "live: {line}");
+    assert!(!listed.contains(&token), "secrets are never shown");
+    let out = run(&db.url, &["token", "revoke", &id]);
+    assert!(
+        out.status.success() && stdout(&out).contains("revoked"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stdout(&run(&db.url, &["token", "list"]))
+            .lines()
+            .any(|l| l.starts_with(&format!("{id}\t")) && l.ends_with("\t-"))
+    );
+    let server = crate::helpers::Server::start(&db.url);
+    let (status, _) = Client::new(token)
+        .get(server.url("/api/v1/locations"))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        run(&db.url, &["token", "revoke", "999999"]).status.code(),
+        Some(2)
+    );
+    drop(server);
+    db.cleanup().await;
+}
