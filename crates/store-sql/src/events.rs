@@ -70,21 +70,41 @@ where
             return Ok(());
         }
         DB::lock_event_log(tx).await?;
-        for e in events {
-            sqlx::query(
-                "INSERT INTO events (event_id, type, aggregate, location, sku, customer, occurred_at, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(e.id)
-            .bind(e.kind)
-            .bind(e.aggregate)
-            .bind(e.location)
-            .bind(e.sku)
-            .bind(e.customer)
-            .bind(at)
-            .bind(e.data.to_string())
-            .execute(&mut **tx)
-            .await?;
+        // Multi-row inserts: one statement per 100 events keeps the locked tail short.
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let chunk: Vec<NewEvent> = events.by_ref().take(100).collect();
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 7;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, $1, ${})",
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7,
+                        p + 8
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO events (event_id, type, aggregate, location, sku, customer, occurred_at, data) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(at);
+            for e in chunk {
+                query = query
+                    .bind(e.id)
+                    .bind(e.kind)
+                    .bind(e.aggregate)
+                    .bind(e.location)
+                    .bind(e.sku)
+                    .bind(e.customer)
+                    .bind(e.data.to_string());
+            }
+            query.execute(&mut **tx).await?;
         }
         Ok(())
     }

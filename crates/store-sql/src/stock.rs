@@ -6,17 +6,39 @@
 //! For each movement the level row is locked first, then its id is looked up: a retry of
 //! the same movement waits for the first to commit and then sees it as a duplicate.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
 use domain::ids::{LocationCode, MovementId, Sku};
-use domain::stock::{Applied, Level, Movement, MovementKind, NewMovement, Outcome, Rejection};
+use domain::stock::{
+    Applied, Effect, Level, Movement, MovementKind, NewMovement, Outcome, Rejection,
+};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{LevelFilter, StoreError};
 
 use crate::core::{Core, Dialect, TxError, now, placeholders, retry};
 use crate::rows::{LevelRow, MOVEMENT_COLUMNS, MovementRow};
+
+impl LedgerEntry {
+    /// The ledger row as a movement, once the ledger gave it its position.
+    pub(crate) fn into_movement(self, seq: i64) -> Movement {
+        Movement {
+            seq,
+            id: self.id,
+            sku: self.sku,
+            location: self.location,
+            kind: self.kind,
+            qty: self.qty,
+            on_hand_delta: self.on_hand_delta,
+            reserved_delta: self.reserved_delta,
+            on_hand_after: self.on_hand_after,
+            reason: self.reason,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+        }
+    }
+}
 
 /// A ledger row to append.
 pub(crate) struct LedgerEntry {
@@ -67,9 +89,15 @@ where
             let recorded_at = now();
             let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
             let mut events = Vec::new();
+            // One lookup for the whole batch; a concurrent batch that commits the same id
+            // meanwhile makes our ledger insert fail and the transaction retry, finding it.
+            let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+            let mut seen = Self::movements_by_id(&mut tx, &ids).await?;
             for &i in &order {
-                outcomes[i] =
-                    Some(Self::apply_one(&mut tx, &batch[i], recorded_at, &mut events).await?);
+                outcomes[i] = Some(
+                    Self::apply_one(&mut tx, &batch[i], recorded_at, &mut events, &mut seen)
+                        .await?,
+                );
             }
             Self::append_events(&mut tx, events, recorded_at).await?;
             tx.commit().await?;
@@ -139,18 +167,11 @@ where
         m: &NewMovement,
         recorded_at: DateTime<Utc>,
         events: &mut Vec<store::NewEvent>,
+        seen: &mut HashMap<String, Movement>,
     ) -> Result<Outcome, TxError> {
-        let (on_hand, reserved) = Self::lock_level(tx, &m.location, &m.sku).await?;
-        let first: Option<MovementRow> = sqlx::query_as(&format!(
-            "SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE movement_id = $1"
-        ))
-        .bind(m.id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(first) = first {
-            let first = Movement::try_from(first)?;
+        if let Some(first) = seen.get(m.id.as_str()) {
             return Ok(if first.same_facts(m) {
-                Outcome::Duplicate(Applied::of(&first))
+                Outcome::Duplicate(Applied::of(first))
             } else {
                 Outcome::Rejected {
                     error: Rejection {
@@ -163,7 +184,31 @@ where
                 }
             });
         }
-        let Some(delta) = m.kind.effect(m.qty).delta_from(on_hand) else {
+        let effect = m.kind.effect(m.qty);
+        let changed = match effect {
+            // One conditional statement: the database applies the rule of `Effect::delta_from`
+            // (a decrease may not go below zero unless the movement may) and locks the row.
+            Effect::Delta {
+                on_hand: delta,
+                may_go_negative,
+            } => Self::add_to_level(tx, m, delta, may_go_negative || delta >= 0, recorded_at)
+                .await?
+                .map(|(after, reserved)| (delta, after, reserved)),
+            Effect::SetTo(_) => {
+                let (on_hand, reserved) = Self::lock_level(tx, &m.location, &m.sku).await?;
+                let delta = effect.delta_from(on_hand).unwrap_or(0);
+                sqlx::query("UPDATE stock_levels SET on_hand = $3, updated_at = $4 WHERE location = $1 AND sku = $2")
+                    .bind(m.location.as_str())
+                    .bind(m.sku.as_str())
+                    .bind(on_hand + delta)
+                    .bind(recorded_at)
+                    .execute(&mut **tx)
+                    .await?;
+                Some((delta, on_hand + delta, reserved))
+            }
+        };
+        let Some((delta, after, reserved)) = changed else {
+            let (on_hand, _) = Self::lock_level(tx, &m.location, &m.sku).await?;
             return Ok(Outcome::Rejected {
                 error: Rejection {
                     code: "insufficient_stock",
@@ -174,14 +219,6 @@ where
                 },
             });
         };
-        let after = on_hand + delta;
-        sqlx::query("UPDATE stock_levels SET on_hand = $3, updated_at = $4 WHERE location = $1 AND sku = $2")
-            .bind(m.location.as_str())
-            .bind(m.sku.as_str())
-            .bind(after)
-            .bind(recorded_at)
-            .execute(&mut **tx)
-            .await?;
         let entry = LedgerEntry {
             id: m.id.clone(),
             location: m.location.clone(),
@@ -197,11 +234,74 @@ where
         };
         let seq = Self::record_movement(tx, &entry).await?;
         events.push(crate::events::stock_changed(&entry, seq, reserved));
+        seen.insert(m.id.to_string(), entry.into_movement(seq));
         Ok(Outcome::Applied(Applied {
             seq,
             on_hand: after,
             negative_stock: after < 0 && delta < 0,
         }))
+    }
+
+    /// Adds `delta` to a level's on_hand unless it is a decrease that would leave it below
+    /// zero (`always` lifts that condition), creating the level at zero if missing. Returns
+    /// on_hand and reserved after, or `None` when refused.
+    async fn add_to_level(
+        tx: &mut Transaction<'static, DB>,
+        m: &NewMovement,
+        delta: i64,
+        always: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, TxError> {
+        let update = "UPDATE stock_levels SET on_hand = on_hand + $3, updated_at = $5 \
+             WHERE location = $1 AND sku = $2 AND ($4 OR on_hand + $3 >= 0) RETURNING on_hand, reserved";
+        for attempt in 0..2 {
+            let changed: Option<(i64, i64)> = sqlx::query_as(update)
+                .bind(m.location.as_str())
+                .bind(m.sku.as_str())
+                .bind(delta)
+                .bind(always)
+                .bind(at)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if changed.is_some() || attempt == 1 {
+                return Ok(changed);
+            }
+            // No row changed: the level is missing (or being created by another
+            // transaction, which this insert waits for), or the decrease is refused. Make
+            // sure it exists, then try once more; a second refusal is final.
+            sqlx::query(
+                "INSERT INTO stock_levels (location, sku, on_hand, reserved, incoming) VALUES ($1, $2, 0, 0, 0) \
+                 ON CONFLICT (location, sku) DO NOTHING",
+            )
+            .bind(m.location.as_str())
+            .bind(m.sku.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(None)
+    }
+
+    /// The movements already recorded under any of these ids.
+    async fn movements_by_id(
+        tx: &mut Transaction<'static, DB>,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Movement>, TxError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE movement_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<DB, MovementRow>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let movement = Movement::try_from(row)?;
+                found.insert(movement.id.to_string(), movement);
+            }
+        }
+        Ok(found)
     }
 
     /// Appends a row to the ledger and returns its position. A unique violation means the
