@@ -17,57 +17,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        if !is_json {
-            return Err(AppError::Malformed {
-                code: "unsupported_media_type",
-                detail: "send the body as Content-Type: application/json".to_owned(),
-            });
+        if !is_json(&req) {
+            return Err(not_json());
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::Malformed {
-                code: if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    "payload_too_large"
-                } else {
-                    "malformed_body"
-                },
-                detail: e.body_text(),
-            })?;
-        parse_json(&bytes).map(Json)
+        parse_json(&body(req, state).await?).map(Json)
     }
 }
 
 /// An optional JSON body: an empty body is `None`, anything else must be valid JSON as for
-/// [`Json`].
+/// [`Json`]. Decided by reading the body, not by trusting `Content-Length`.
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|l| l == "0")
-            || (req.headers().get(header::CONTENT_LENGTH).is_none()
-                && req.headers().get(header::TRANSFER_ENCODING).is_none());
-        if empty {
+        let json = is_json(&req);
+        let bytes = body(req, state).await?;
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(value)| OptionalJson(Some(value)))
+        if !json {
+            return Err(not_json());
+        }
+        parse_json(&bytes).map(|value| OptionalJson(Some(value)))
     }
+}
+
+/// True when the request says its body is JSON (`application/json` or `application/*+json`).
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+fn not_json() -> AppError {
+    AppError::Malformed {
+        code: "unsupported_media_type",
+        detail: "send the body as Content-Type: application/json".to_owned(),
+    }
+}
+
+/// The whole body, within the body limit.
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e| AppError::Malformed {
+            code: if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "malformed_body"
+            },
+            detail: e.body_text(),
+        })
 }
 
 /// Deserialises JSON, mapping syntax errors to 400 and shape errors to 422 naming the field.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Reply, TestApp};
 
 crate::on_both_backends!(
+    cancel_reject_and_close_release_over_http,
     placing_is_idempotent_by_key_and_refusals_carry_their_data,
     an_order_goes_from_review_to_return_over_http,
     customers_see_their_own_prices
@@ -330,5 +331,105 @@ async fn customers_see_their_own_prices(app: &TestApp) {
             bad_tier.body["errors"][0]["code"].as_str()
         ),
         (422, Some("unknown_price_list"))
+    );
+}
+
+async fn cancel_reject_and_close_release_over_http(app: &TestApp) {
+    setup(app).await;
+    let mut ids = Vec::new();
+    for key in ["k1", "k2", "k3"] {
+        let placed = order(
+            app,
+            key,
+            &json!({"customer": "ACME", "lines": [{"sku": "A", "qty": 4}]}),
+        )
+        .await
+        .body;
+        ids.push(placed["id"].as_str().unwrap().to_owned());
+    }
+    let cancelled = app
+        .post(
+            &format!("/api/v1/orders/{}/cancel", ids[0]),
+            r#"{"reason":"customer changed mind"}"#,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            cancelled["status"].as_str(),
+            cancelled["timeline"][1]["detail"].as_str()
+        ),
+        (Some("cancelled"), Some("customer changed mind"))
+    );
+    let rejected = app
+        .send(
+            "POST",
+            &format!("/api/v1/orders/{}/reject", ids[1]),
+            None,
+            Some(&app.token),
+            "",
+        )
+        .await
+        .expect(200);
+    assert_eq!(rejected["status"], "rejected", "the reason is optional");
+    app.send(
+        "POST",
+        &format!("/api/v1/orders/{}/approve", ids[2]),
+        None,
+        Some(&app.token),
+        "",
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/orders/{}/ship", ids[2]),
+        r#"{"lines":[{"sku":"A","qty":1}]}"#,
+    )
+    .await
+    .expect(200);
+    let closed = app
+        .send(
+            "POST",
+            &format!("/api/v1/orders/{}/close", ids[2]),
+            None,
+            Some(&app.token),
+            "",
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            closed["status"].as_str(),
+            closed["lines"][0]["reserved_qty"].as_i64()
+        ),
+        (Some("shipped"), Some(0))
+    );
+    let level = app.get("/api/v1/stock/WH/A").await.expect(200);
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["reserved"].as_i64()),
+        (Some(49), Some(0))
+    );
+    let unknown = app
+        .send(
+            "POST",
+            &format!("/api/v1/orders/{}/frobnicate", ids[2]),
+            None,
+            Some(&app.token),
+            "",
+        )
+        .await;
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let bad = app
+        .post(
+            &format!("/api/v1/orders/{}/cancel", ids[2]),
+            r#"{"reason":""}"#,
+        )
+        .await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.body["errors"][0]["field"].as_str()),
+        (422, Some("reason"))
     );
 }
