@@ -29,12 +29,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/orders", post(place).get(list))
         .route("/orders/{id}", get(show).patch(edit))
         .route("/orders/{id}/approve", post(approve))
-        .route("/orders/{id}/reject", post(reject))
-        .route("/orders/{id}/cancel", post(cancel))
         .route("/orders/{id}/ship", post(ship))
         .route("/orders/{id}/deliver", post(deliver))
         .route("/orders/{id}/return", post(take_back))
-        .route("/orders/{id}/close", post(close))
+        // reject, cancel and close (static routes above take precedence)
+        .route("/orders/{id}/{action}", post(with_reason))
         .route("/orders/{id}/reorder", post(reorder))
 }
 
@@ -330,40 +329,22 @@ async fn approve(
     act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
 }
 
-async fn reject(
+/// The actions that take an optional `{"reason"}`: `reject` and `cancel` release the
+/// reservation; `close` finishes a partially shipped order, releasing what will not ship.
+async fn with_reason(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    act(
-        &state,
-        &caller,
-        &headers,
-        &id,
-        OrderCommand::Reject(reason(body)?),
-        None,
-    )
-    .await
-}
-
-async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<Reason>,
-) -> Result<OrderReply, AppError> {
-    act(
-        &state,
-        &caller,
-        &headers,
-        &id,
-        OrderCommand::Cancel(reason(body)?),
-        None,
-    )
-    .await
+    let command: fn(Option<String>) -> OrderCommand = match action.as_str() {
+        "reject" => OrderCommand::Reject,
+        "cancel" => OrderCommand::Cancel,
+        "close" => OrderCommand::Close,
+        _ => return Err(AppError::NotFound("no such route".to_owned())),
+    };
+    act(&state, &caller, &headers, &id, command(reason(body)?), None).await
 }
 
 async fn ship(
@@ -379,26 +360,6 @@ async fn ship(
         &headers,
         &id,
         OrderCommand::Ship(input.validate()?),
-        None,
-    )
-    .await
-}
-
-/// Finishes a partially shipped order: what is left will not ship and its reservation is
-/// released. Optional body `{"reason"}`.
-async fn close(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<Reason>,
-) -> Result<OrderReply, AppError> {
-    act(
-        &state,
-        &caller,
-        &headers,
-        &id,
-        OrderCommand::Close(reason(body)?),
         None,
     )
     .await
