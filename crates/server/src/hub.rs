@@ -3,7 +3,8 @@
 //! The log itself is the truth (subscribers read it by `seq`); the hub only wakes them. It
 //! watches the log's head: at once after a write handled by this process ([`EventHub::poke`]
 //! from the request middleware), and every [`POLL`] for commits made by other processes on
-//! the same database. Nothing in it is needed for correctness: a subscriber that misses a
+//! the same database — but only while someone subscribes, so an idle node does not poll.
+//! Nothing in it is needed for correctness: a subscriber that misses a
 //! wake-up still reads everything on the next one.
 
 use std::sync::Arc;
@@ -32,7 +33,13 @@ impl EventHub {
         let weak = Arc::downgrade(&hub);
         tokio::spawn(async move {
             while let Some(hub) = weak.upgrade() {
-                match store.event_head().await {
+                // Nobody listening: no need to ask the database (subscribe() pokes).
+                let listened = hub.head.receiver_count() > 0;
+                match if listened {
+                    store.event_head().await
+                } else {
+                    Ok(hub.head())
+                } {
                     Ok(head) => {
                         hub.head.send_if_modified(|current| {
                             let moved = head > *current;
@@ -56,9 +63,12 @@ impl EventHub {
         self.poke.notify_one();
     }
 
-    /// A receiver that changes whenever the head moves.
+    /// A receiver that changes whenever the head moves. Wakes the watcher, which skips the
+    /// database while nobody listens.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.head.subscribe()
+        let receiver = self.head.subscribe();
+        self.poke.notify_one();
+        receiver
     }
 
     /// The last head seen.
