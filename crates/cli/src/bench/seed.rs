@@ -5,6 +5,8 @@
 use anyhow::Context;
 use domain::auth::Role;
 use domain::catalog::{LocationInput, ProductInput};
+use domain::customer::CustomerInput;
+use domain::pricing::{PriceEntryInput, PriceListInput, validate_entries};
 use domain::stock::{MovementInput, validate_batch};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -88,4 +90,150 @@ pub async fn seed(url: &str) -> anyhow::Result<String> {
         .await
         .context("issuing the bench token")?;
     Ok(token)
+}
+
+/// The warehouse that fulfils the bench's orders (it holds only the order catalog).
+pub const WAREHOUSE: &str = "BENCH-WH";
+/// SKUs the orders figures order from.
+pub const ORDER_SKUS: usize = 10_000;
+/// Opening stock of each order SKU: far more than any run can order, so every order of
+/// the orders figures can be served.
+pub const ORDER_STOCK: i64 = 1_000_000;
+/// The SKU every client of the hot-SKU figure orders.
+pub const HOT_SKU: &str = "BENCH-HOT";
+/// Its opening stock: more than any run can order, so a refused buyer is a refusal while
+/// stock remained.
+pub const HOT_STOCK: i64 = 100_000_000;
+/// The SKU the sell-out check orders until it is gone.
+pub const LAST_SKU: &str = "BENCH-LAST";
+/// Its opening stock: every unit must be sold, and not one more.
+pub const LAST_STOCK: i64 = 500;
+/// Business customers placing the orders.
+pub const CUSTOMERS: usize = 20;
+/// The price list (tier) every bench customer buys from.
+const TIER: &str = "BENCH-TIER";
+/// Base units in the pack unit of the products that have one.
+pub const PACK_FACTOR: i64 = 12;
+/// Each customer's own prices.
+const CUSTOMER_PRICES: usize = 50;
+
+/// The SKU of order product number `i`.
+pub fn order_sku(i: usize) -> String {
+    format!("BENCH-O{i:05}")
+}
+
+/// Whether order product `i` can be ordered in packs (箱 of [`PACK_FACTOR`]).
+pub fn has_pack(i: usize) -> bool {
+    i.is_multiple_of(4)
+}
+
+/// The list price of order product `i`, in minor units per base unit.
+pub fn list_price(i: usize) -> i64 {
+    100 + (i % 97) as i64 * 10
+}
+
+/// The code of bench customer `i`.
+pub fn customer_code(i: usize) -> String {
+    format!("BENCH-C{i:02}")
+}
+
+/// Seeds the order catalog into the database at `url`, through the `store` API as an
+/// operator's import and a sales desk would: a warehouse, [`ORDER_SKUS`] products (a
+/// quarter with a pack unit) plus the hot and sell-out SKUs, their opening stock as
+/// receipts, a price list with quantity breaks on a fifth of them, and [`CUSTOMERS`]
+/// customers on that list, each with a few prices of its own, half of them confirmed
+/// without review. So placing an order runs every step: customer, units, all three price
+/// sources, reservation and the event log.
+pub async fn seed_orders(url: &str) -> anyhow::Result<()> {
+    let store = store_sql::connect(url)
+        .await
+        .context("opening the bench database")?;
+    let location: LocationInput = input(json!({
+        "code": WAREHOUSE, "name": "Bench warehouse", "kind": "warehouse", "time_zone": "UTC",
+    }))?;
+    store
+        .create_location(location.validate().map_err(refused)?)
+        .await
+        .context("creating the bench warehouse")?;
+    let mut products = Vec::with_capacity(ORDER_SKUS + 2);
+    let mut stock = Vec::with_capacity(ORDER_SKUS + 2);
+    for i in 0..ORDER_SKUS {
+        let packs = if has_pack(i) {
+            json!([{ "unit": "箱", "factor": PACK_FACTOR }])
+        } else {
+            json!([])
+        };
+        products.push(json!({
+            "sku": order_sku(i), "name": format!("Bench order product {i}"), "unit": "pcs",
+            "price": list_price(i), "packs": packs,
+        }));
+        stock.push((order_sku(i), ORDER_STOCK));
+    }
+    for (sku, qty) in [(HOT_SKU, HOT_STOCK), (LAST_SKU, LAST_STOCK)] {
+        products.push(json!({ "sku": sku, "name": sku, "unit": "pcs", "price": 100 }));
+        stock.push((sku.to_owned(), qty));
+    }
+    let products = products
+        .into_iter()
+        .map(|p| input::<ProductInput>(p)?.validate().map_err(refused))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    store
+        .import_products(products)
+        .await
+        .context("importing the order catalog")?;
+    let now = chrono::Utc::now();
+    let receipts = stock
+        .iter()
+        .map(|(sku, qty)| {
+            input::<MovementInput>(json!({
+                "id": format!("seed-{sku}"), "sku": sku, "location": WAREHOUSE,
+                "kind": "receipt", "qty": qty,
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for batch in receipts.chunks(domain::stock::MAX_BATCH) {
+        let batch = validate_batch(batch, now).map_err(refused)?;
+        store
+            .apply_movements(batch)
+            .await
+            .context("receiving the order stock")?;
+    }
+    let entries: Vec<serde_json::Value> = (0..ORDER_SKUS)
+        .step_by(5)
+        .flat_map(|i| {
+            let price = list_price(i);
+            [
+                json!({ "sku": order_sku(i), "unit_price": price * 95 / 100 }),
+                json!({ "sku": order_sku(i), "min_qty": 24, "unit_price": price * 90 / 100 }),
+            ]
+        })
+        .collect();
+    let list: PriceListInput = input(json!({ "name": "Bench dealers", "entries": entries }))?;
+    store
+        .put_price_list(list.validate(TIER).map_err(refused)?)
+        .await
+        .context("creating the bench price list")?;
+    for c in 0..CUSTOMERS {
+        let customer: CustomerInput = input(json!({
+            "code": customer_code(c), "name": format!("Bench customer {c}"),
+            "price_tier": TIER, "auto_confirm": c % 2 == 0,
+            "ship_to": [{ "name": "Receiving", "line1": format!("{c} Bench Road"),
+                          "city": "Hangzhou", "country": "CN" }],
+        }))?;
+        store
+            .create_customer(customer.validate(now).map_err(refused)?)
+            .await
+            .context("creating a bench customer")?;
+        let own: Vec<PriceEntryInput> = (0..CUSTOMER_PRICES)
+            .map(|k| {
+                let i = (c * 500 + k * 7) % ORDER_SKUS;
+                input(json!({ "sku": order_sku(i), "unit_price": list_price(i) * 85 / 100 }))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        store
+            .put_customer_prices(&customer_code(c), validate_entries(&own).map_err(refused)?)
+            .await
+            .context("setting a bench customer's prices")?;
+    }
+    Ok(())
 }

@@ -27,6 +27,9 @@ pub struct Environment {
     /// The commit checked out in the current directory, with `-dirty` when tracked files
     /// have changes, if git knows (run the bench from the tree it was built from).
     pub git_commit: Option<String>,
+    /// `/proc/loadavg` (1, 5 and 15 minutes) when the run started: on a shared machine,
+    /// how much else was running.
+    pub load_at_start: String,
 }
 
 impl Environment {
@@ -55,8 +58,17 @@ impl Environment {
                 "release"
             },
             git_commit: git_commit(),
+            load_at_start: load_average(),
         }
     }
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }
 
 /// `git rev-parse --short HEAD` (and a read-only status check) in the current directory.
