@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use domain::auth::Role;
+use domain::auth::{Grant, Role};
 use store::Store;
 use store::backup::{Reader, Writer};
 
@@ -21,10 +21,7 @@ pub(crate) async fn issue_token(
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1 to 100 characters");
     }
-    let token =
-        server::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    store
-        .insert_token(name, role, &server::auth::hash_token(&token), Utc::now())
+    let (token, _) = server::auth::issue_token(store, name, Grant::role(role), None, None)
         .await
         .context("storing the token")?;
     crate::say(format_args!("{token}"))?;

@@ -49,16 +49,8 @@ async fn demo_data(store: &dyn Store, db: &str) -> anyhow::Result<()> {
         .await
         .context("loading demo data")?
     {
-        let token =
-            server::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        store
-            .insert_token(
-                "demo admin",
-                domain::auth::Role::Admin,
-                &server::auth::hash_token(&token),
-                chrono::Utc::now(),
-            )
-            .await?;
+        let admin = domain::auth::Grant::role(domain::auth::Role::Admin);
+        let (token, _) = server::auth::issue_token(store, "demo admin", admin, None, None).await?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         write_private(&token_file, &token)?;
         crate::say(format_args!(

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use domain::auth::{Grant, Principal};
 use sha2::{Digest, Sha256};
-use store::TokenInfo;
+use store::{NewToken, TokenInfo};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -24,6 +26,27 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
     Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+}
+
+/// Issues a token: a fresh secret, stored by its hash. Returns the secret (shown once, never
+/// stored) and what was stored.
+pub async fn issue_token(
+    store: &dyn store::Store,
+    name: &str,
+    grant: Grant,
+    user_id: Option<i64>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(String, TokenInfo), store::StoreError> {
+    let secret =
+        generate_token().map_err(|e| store::StoreError::Other(format!("no randomness: {e}")))?;
+    let info = store
+        .insert_token(NewToken {
+            user_id,
+            expires_at,
+            ..NewToken::new(name, grant, &hash_token(&secret), Utc::now())
+        })
+        .await?;
+    Ok((secret, info))
 }
 
 /// The hash a token is stored and looked up by.
@@ -55,12 +78,14 @@ impl TokenCache {
         store: &dyn store::Store,
         hash: &str,
     ) -> Result<Option<TokenInfo>, store::StoreError> {
+        let now = Utc::now();
         if let Some((info, at)) = self.lock().get(hash)
             && at.elapsed() < TOKEN_TTL
+            && info.expires_at.is_none_or(|expiry| expiry > now)
         {
             return Ok(Some(info.clone()));
         }
-        let found = store.find_token(hash).await?;
+        let found = store.find_token(hash, now).await?;
         let mut entries = self.lock();
         match &found {
             Some(info) => {
@@ -85,7 +110,7 @@ impl TokenCache {
 
 /// The caller, authenticated by `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
-pub struct Caller(pub TokenInfo);
+pub struct Caller(pub Principal);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
@@ -105,7 +130,7 @@ impl FromRequestParts<AppState> for Caller {
             .lookup(state.store.as_ref(), &hash_token(secret))
             .await?
             .ok_or(AppError::Unauthorized)?;
-        Ok(Caller(token))
+        Ok(Caller(token.principal()))
     }
 }
 

@@ -9,6 +9,7 @@
 //! `ON CONFLICT`, `RETURNING`); the migrations are per database. See
 //! `docs/decisions/0001-two-databases-one-core.md`.
 
+mod auth;
 mod catalog;
 mod core;
 mod customers;

@@ -1,24 +1,20 @@
 //! Operations on the whole database: `verify`, `export` (backup), `restore`, and tokens.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::auth::Role;
 use domain::catalog::Location;
 use domain::customer::Customer;
 use domain::order::{Order, OrderStatus};
 use domain::stock::{Level, Movement};
 use futures_util::TryStreamExt;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
-use store::backup::TokenRecord;
-use store::{
-    BackupRecord, ExportSink, RestoreSource, StoreError, TokenInfo, VerifyReport, Violation,
-};
+use store::{BackupRecord, ExportSink, RestoreSource, StoreError, VerifyReport, Violation};
 
 use crate::core::{Core, Dialect, TxError, retry};
 use crate::events::{EVENT_COLUMNS, EventRow};
 use crate::orders::OPEN_STATUSES;
 use crate::rows::{
     CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS,
-    OrderRow, PRODUCT_COLUMNS, ProductRow, TokenRow, to_json,
+    OrderRow, PRODUCT_COLUMNS, ProductRow, to_json,
 };
 
 impl<DB: Dialect> Core<DB>
@@ -147,6 +143,7 @@ where
                     detail: format!("{} movement ids appear more than once", movements - distinct),
                 });
             }
+            report.audit_entries = Self::verify_audit(&mut tx, &mut report.violations).await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -208,13 +205,7 @@ where
                 write(sink, BackupRecord::Movement(Movement::try_from(row)?))?;
             }
         }
-        let tokens: Vec<TokenRow> =
-            sqlx::query_as("SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id")
-                .fetch_all(&mut **tx)
-                .await?;
-        for row in tokens {
-            write(sink, BackupRecord::Token(TokenRecord::from(row)))?;
-        }
+        Self::export_auth(tx, &mut |record| write(sink, record)).await?;
         let lists: Vec<(String,)> = sqlx::query_as("SELECT code FROM price_lists ORDER BY code")
             .fetch_all(&mut **tx)
             .await?;
@@ -385,20 +376,9 @@ where
                 .execute(&mut **tx)
                 .await?;
             }
-            BackupRecord::Token(t) => {
-                sqlx::query(
-                    "INSERT INTO api_tokens (token_id, name, role, secret_hash, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(t.token_id)
-                .bind(t.name)
-                .bind(t.role)
-                .bind(t.secret_hash)
-                .bind(t.created_at)
-                .bind(t.revoked_at)
-                .execute(&mut **tx)
-                .await?;
-            }
+            BackupRecord::User(u) => Self::restore_user(tx, u).await?,
+            BackupRecord::Token(t) => Self::restore_token(tx, t).await?,
+            BackupRecord::Audit(e) => Self::restore_audit(tx, e).await?,
             BackupRecord::PriceList(list) => {
                 sqlx::query("INSERT INTO price_lists (code, name, currency, updated_at) VALUES ($1, $2, $3, $4)")
                     .bind(list.code.as_str())
@@ -502,82 +482,5 @@ where
                 .await?;
         }
         Ok(())
-    }
-
-    pub(crate) async fn insert_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenInfo, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
-            let (token_id,): (i64,) =
-                sqlx::query_as("INSERT INTO api_tokens (name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING token_id")
-                    .bind(name)
-                    .bind(role.as_str())
-                    .bind(secret_hash)
-                    .bind(crate::core::micros(now))
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok(TokenInfo { token_id, name: name.to_owned(), role })
-        })
-        .await
-    }
-
-    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows: Vec<TokenRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id",
-            )
-            .fetch_all(&self.reader)
-            .await?)
-        })
-        .await?;
-        Ok(rows.into_iter().map(TokenRecord::from).collect())
-    }
-
-    pub(crate) async fn revoke_token(
-        &self,
-        token_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<TokenRecord, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
-            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
-                .bind(token_id)
-                .bind(crate::core::micros(at))
-                .execute(&mut *tx)
-                .await?;
-            let row: Option<TokenRow> = sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE token_id = $1",
-            )
-            .bind(token_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let row = row.ok_or_else(|| StoreError::not_found(format!("token {token_id}")))?;
-            tx.commit().await?;
-            Ok(TokenRecord::from(row))
-        })
-        .await
-    }
-
-    pub(crate) async fn find_token(
-        &self,
-        secret_hash: &str,
-    ) -> Result<Option<TokenInfo>, StoreError> {
-        let row: Option<TokenRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens \
-                 WHERE secret_hash = $1 AND revoked_at IS NULL",
-            )
-            .bind(secret_hash)
-            .fetch_optional(&self.reader)
-            .await?)
-        })
-        .await?;
-        row.map(|r| r.info()).transpose()
     }
 }

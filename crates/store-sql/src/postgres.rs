@@ -47,6 +47,7 @@ impl Dialect for Postgres {
         for (table, column) in [
             ("stock_movements", "seq"),
             ("api_tokens", "token_id"),
+            ("users", "user_id"),
             ("price_rules", "price_rule_id"),
             ("events", "seq"),
         ] {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::auth::Role;
+
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
 use domain::customer::{Customer, CustomerPatch};
 use domain::ids::{LocationCode, Sku};
@@ -11,8 +11,9 @@ use domain::pricing::{PriceEntry, PriceList};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
-    Event, EventFilter, ExportSink, ImportSummary, LevelFilter, OrderCommand, PlaceMeta, Placed,
-    Quote, RestoreSource, Store, StoreError, TokenInfo, VerifyReport,
+    AuditEntry, AuditFilter, Event, EventFilter, ExportSink, ImportSummary, LevelFilter,
+    LoginRecord, NewAudit, NewToken, NewUser, OrderCommand, PlaceMeta, Placed, Quote,
+    RestoreSource, Store, StoreError, TokenInfo, User, VerifyReport,
 };
 
 use crate::core::{Core, Dialect, map_sql};
@@ -214,14 +215,8 @@ where
         Core::event_head(self).await
     }
 
-    async fn insert_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenInfo, StoreError> {
-        Core::insert_token(self, name, role, secret_hash, now).await
+    async fn insert_token(&self, token: NewToken) -> Result<TokenInfo, StoreError> {
+        Core::insert_token(self, token).await
     }
 
     async fn list_tokens(&self) -> Result<Vec<store::backup::TokenRecord>, StoreError> {
@@ -236,8 +231,50 @@ where
         Core::revoke_token(self, token_id, now).await
     }
 
-    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
-        Core::find_token(self, secret_hash).await
+    async fn find_token(
+        &self,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        Core::find_token(self, secret_hash, now).await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        Core::create_user(self, user).await
+    }
+
+    async fn list_users(&self, after: Option<&str>, limit: i64) -> Result<Vec<User>, StoreError> {
+        Core::list_users(self, after, limit).await
+    }
+
+    async fn disable_user(&self, username: &str, now: DateTime<Utc>) -> Result<User, StoreError> {
+        Core::disable_user(self, username, now).await
+    }
+
+    async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>, StoreError> {
+        Core::login_record(self, username).await
+    }
+
+    async fn note_login(
+        &self,
+        username: &str,
+        succeeded: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Core::note_login(self, username, succeeded, now).await
+    }
+
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
+        Core::append_audit(self, entry).await
+    }
+
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Core::list_audit(self, filter, after, limit).await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {

@@ -10,9 +10,9 @@
 //! {"type":"product", …}
 //! {"type":"level", …}
 //! {"type":"movement", …}
-//! {"type":"token", …}
+//! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
-//! {"type":"order", …} {"type":"idempotency_key", …}
+//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -57,6 +57,21 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The customer a `customer` token acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The locations a `staff`, `clerk` or `device` token is bound to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    /// The scopes of an `integration` token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The user a login token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// When it stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// One line of a backup after the header.
@@ -71,6 +86,8 @@ pub enum BackupRecord {
     Level(Level),
     /// A ledger row.
     Movement(Movement),
+    /// A user, with its password hash.
+    User(crate::auth::UserRecord),
     /// An API token.
     Token(TokenRecord),
     /// A price list with its entries.
@@ -107,6 +124,8 @@ pub enum BackupRecord {
         /// The event.
         event: crate::events::Event,
     },
+    /// An entry of the audit trail, with its place in the hash chain.
+    Audit(crate::auth::AuditEntry),
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.
@@ -282,6 +301,11 @@ mod tests {
             secret_hash: "ab".into(),
             created_at: Utc::now(),
             revoked_at: None,
+            customer: None,
+            locations: Vec::new(),
+            scopes: Vec::new(),
+            user_id: None,
+            expires_at: None,
         })
     }
 

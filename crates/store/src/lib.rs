@@ -5,6 +5,7 @@
 //! (SQLite, PostgreSQL) passes the same [`conformance`] suite, which is what lets a user
 //! move between them with `backup` and `restore` and get the same answers.
 
+pub mod auth;
 pub mod backup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -14,7 +15,6 @@ pub mod events;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
-use domain::auth::Role;
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
 use domain::customer::{Customer, CustomerPatch};
 use domain::ids::{LocationCode, Sku};
@@ -23,6 +23,9 @@ use domain::pricing::{PriceEntry, PriceList, PriceSource};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use serde::Serialize;
 
+pub use auth::{
+    AuditEntry, AuditFilter, LoginRecord, NewAudit, NewToken, NewUser, TokenInfo, User,
+};
 pub use backup::BackupRecord;
 pub use error::StoreError;
 pub use events::{Event, EventFilter, NewEvent};
@@ -37,17 +40,6 @@ pub struct LevelFilter {
     pub location: Option<LocationCode>,
     /// Only this SKU.
     pub sku: Option<Sku>,
-}
-
-/// What an API token resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenInfo {
-    /// Internal id.
-    pub token_id: i64,
-    /// Human label given at issue time.
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
 }
 
 /// Counts of an all-or-nothing product import.
@@ -79,6 +71,8 @@ pub struct VerifyReport {
     pub levels: i64,
     /// Ledger rows summed.
     pub movements: i64,
+    /// Audit entries whose hash chain was checked.
+    pub audit_entries: i64,
     /// Every broken invariant; empty when all hold.
     pub violations: Vec<Violation>,
 }
@@ -285,19 +279,35 @@ pub trait Store: Send + Sync + 'static {
     async fn event_head(&self) -> Result<i64>;
 
     /// Stores a new token by the hash of its secret.
-    async fn insert_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenInfo>;
+    async fn insert_token(&self, token: NewToken) -> Result<TokenInfo>;
     /// Every token ever issued (hashes included, secrets never stored), oldest first.
     async fn list_tokens(&self) -> Result<Vec<backup::TokenRecord>>;
     /// Revokes a token by id; `NotFound` when unknown. Revoking twice keeps the first time.
     async fn revoke_token(&self, token_id: i64, now: DateTime<Utc>) -> Result<backup::TokenRecord>;
-    /// The live token with this hash, if any.
-    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenInfo>>;
+    /// The live token with this hash at `now`: not revoked, not expired, and not belonging
+    /// to a disabled user.
+    async fn find_token(&self, secret_hash: &str, now: DateTime<Utc>) -> Result<Option<TokenInfo>>;
+
+    /// Creates a user; `Conflict` when the username is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Users ordered by username, after `after`, at most `limit`.
+    async fn list_users(&self, after: Option<&str>, limit: i64) -> Result<Vec<User>>;
+    /// Disables a user and revokes every token issued to it; `NotFound` when unknown.
+    async fn disable_user(&self, username: &str, now: DateTime<Utc>) -> Result<User>;
+    /// What a login needs to check a user's password, or `None` for an unknown username.
+    async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>>;
+    /// Counts a failed login of an existing user, or resets the count after a success.
+    async fn note_login(&self, username: &str, succeeded: bool, now: DateTime<Utc>) -> Result<()>;
+
+    /// Appends an entry to the audit trail, chaining it to the previous one.
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry>;
+    /// Audit entries in order, after `after`, at most `limit`, passing `filter`.
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>>;
 
     /// Recomputes every level from the ledger and checks every invariant of the stock model.
     async fn verify(&self) -> Result<VerifyReport>;

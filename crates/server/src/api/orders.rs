@@ -125,7 +125,7 @@ async fn place_checked(
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
         idempotency_key: key,
         request_hash: hash,
-        actor: caller.0.name.clone(),
+        actor: caller.0.actor.clone(),
         now: Utc::now(),
     };
     let placed = state.store.place_order(order, meta).await?;
@@ -302,7 +302,7 @@ async fn act(
     };
     let order = state
         .store
-        .act_on_order(id, command, version, &caller.0.name, Utc::now())
+        .act_on_order(id, command, version, &caller.0.actor, Utc::now())
         .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }

@@ -35,14 +35,8 @@ impl TestApp {
     }
 
     async fn on(db: TestDatabase) -> Self {
-        let token = server::auth::generate_token().unwrap();
-        db.store
-            .insert_token(
-                "test",
-                domain::auth::Role::Admin,
-                &server::auth::hash_token(&token),
-                chrono::Utc::now(),
-            )
+        let admin = domain::auth::Grant::role(domain::auth::Role::Admin);
+        let (token, _) = server::auth::issue_token(db.store.as_ref(), "test", admin, None, None)
             .await
             .unwrap();
         let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());

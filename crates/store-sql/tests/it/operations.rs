@@ -323,3 +323,80 @@ async fn a_postgres_backup_taken_during_writes_restores_into_sqlite() {
     source.cleanup().await;
     target.cleanup().await;
 }
+
+fn audit_entry(n: usize) -> store::NewAudit {
+    store::NewAudit {
+        at: chrono::Utc::now(),
+        actor: format!("user-{n}"),
+        role: "admin".into(),
+        action: "POST /api/v1/users".into(),
+        target: "/api/v1/users".into(),
+        request_id: format!("req-{n}"),
+        source: "127.0.0.1".into(),
+        status: 201,
+        summary: "{}".into(),
+    }
+}
+
+/// The audit trail refuses edits through SQL; one who drops the trigger and edits or
+/// deletes a row anyway is named by `verify`.
+#[tokio::test]
+async fn verify_names_an_edited_or_deleted_audit_entry() {
+    for db in both("verify_audit").await {
+        for n in 0..4 {
+            db.store.append_audit(audit_entry(n)).await.unwrap();
+        }
+        assert!(db.store.verify().await.unwrap().ok());
+        let edit = db
+            .raw("UPDATE audit_log SET actor = 'mallory' WHERE audit_id = 2")
+            .await;
+        assert!(
+            edit.is_err_and(|e| e.to_string().contains("append-only")),
+            "{}",
+            db.store.backend()
+        );
+
+        let unprotect = match db.store.backend() {
+            "sqlite" => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+            _ => "DROP TRIGGER audit_log_append_only ON audit_log;",
+        };
+        db.raw(unprotect).await.unwrap();
+        db.raw("UPDATE audit_log SET actor = 'mallory' WHERE audit_id = 2")
+            .await
+            .unwrap();
+        let report = db.store.verify().await.unwrap();
+        let found: Vec<(&str, &str)> = report
+            .violations
+            .iter()
+            .map(|v| (v.check, v.detail.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "audit_chain_intact",
+                "audit entry 2: its content does not match its hash (it was edited)"
+            )],
+            "{}",
+            db.store.backend()
+        );
+
+        db.raw("DELETE FROM audit_log WHERE audit_id = 3")
+            .await
+            .unwrap();
+        let report = db.store.verify().await.unwrap();
+        let details: Vec<&str> = report
+            .violations
+            .iter()
+            .map(|v| v.detail.as_str())
+            .collect();
+        assert!(
+            details.contains(&"audit entry 4: entries 3..3 are missing")
+                && details.contains(
+                    &"audit entry 4: does not link to the entry before it (an entry was deleted or edited)"
+                ),
+            "{}: {details:?}",
+            db.store.backend()
+        );
+        db.cleanup().await;
+    }
+}

@@ -9,9 +9,11 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod auth;
 mod events;
 mod orders;
 
+pub use auth::*;
 pub use events::*;
 pub use orders::*;
 
@@ -20,12 +22,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::auth::Role;
+use domain::auth::{Grant, Role};
 use domain::catalog::{LocationInput, NewLocation, NewProduct, ProductInput, ProductPatchInput};
 use domain::ids::{LocationCode, MovementId, Sku};
 use domain::stock::{MovementKind, NewMovement, Outcome};
 
-use crate::{BackupRecord, LevelFilter, Store, StoreError};
+use crate::{BackupRecord, LevelFilter, NewToken, Store, StoreError};
 
 /// A fresh, empty, migrated database for one story.
 #[async_trait]
@@ -50,6 +52,9 @@ macro_rules! conformance_tests {
             concurrent_movements_apply_each_id_once,
             a_reused_id_racing_at_two_levels_is_refused_not_failed,
             tokens_story,
+            users_log_in_and_disabling_kills_their_tokens,
+            the_audit_trail_is_a_gap_free_hash_chain,
+            concurrent_audit_appends_keep_the_chain,
             export_writes_every_record_and_restore_refuses_a_full_database,
             prices_resolve_by_source_and_break,
             pack_units_convert_and_order_rules_hold,
@@ -580,33 +585,18 @@ pub async fn a_reused_id_racing_at_two_levels_is_refused_not_failed(store: Arc<d
     assert!(store.verify().await.unwrap().ok());
 }
 
-/// Tokens are found by the hash of their secret and nothing else.
-pub async fn tokens_story(store: Arc<dyn Store>) {
-    let issued = store
-        .insert_token("ops", Role::Admin, "hash-1", Utc::now())
-        .await
-        .unwrap();
-    let found = store
-        .find_token("hash-1")
-        .await
-        .unwrap()
-        .expect("token found");
-    assert_eq!(found, issued);
-    assert_eq!(found.role, Role::Admin);
-    assert!(store.find_token("hash-2").await.unwrap().is_none());
-    let dup = store
-        .insert_token("ops2", Role::Manager, "hash-1", Utc::now())
-        .await;
-    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
-}
-
 /// `export` writes every record in table order; `restore` refuses a database that already
 /// holds data. (Round trips into fresh databases of either backend are tested by the
 /// backends, which can make a second database.)
 pub async fn export_writes_every_record_and_restore_refuses_a_full_database(store: Arc<dyn Store>) {
     stocked(&store, &["A", "B"]).await;
     store
-        .insert_token("ops", Role::Admin, "hash-1", Utc::now())
+        .insert_token(NewToken::new(
+            "ops",
+            Grant::role(Role::Admin),
+            "hash-1",
+            Utc::now(),
+        ))
         .await
         .unwrap();
     store
