@@ -221,7 +221,7 @@ async fn measure(
         probe: Probe {
             server_pid: server.pid,
             ticks_per_second: ticks,
-            postgres: backend == "postgres",
+            postgres: target.postgres_database().map(str::to_owned),
         },
         server,
         token,
@@ -260,7 +260,7 @@ async fn figures(plan: &Plan, setup: &Setup, report: &mut BackendReport) -> anyh
 
     tracing::info!(backend, "bench: seeding the order catalog");
     let seeded = Instant::now();
-    seed::seed_orders(&setup.db_url).await?;
+    let tokens = seed::seed_orders(&setup.db_url).await?;
     let mut ceiling_skus: Vec<String> = (0..seed::ORDER_SKUS).map(seed::order_sku).collect();
     setup
         .scratch
@@ -281,14 +281,14 @@ async fn figures(plan: &Plan, setup: &Setup, report: &mut BackendReport) -> anyh
         tracing::info!(backend, clients, "bench: orders");
         report
             .figures
-            .push(orders::orders(setup, key, clients).await?);
+            .push(orders::orders(setup, &tokens, key, clients).await?);
     }
     report.checks.push(orders::check_orders(setup).await?);
     tracing::info!(backend, clients = orders::HOT_CLIENTS, "bench: hot SKU");
-    let (figure, check) = orders::hot_sku(setup).await?;
+    let (figure, check) = orders::hot_sku(setup, &tokens).await?;
     report.figures.push(figure);
     report.checks.push(check);
-    report.checks.push(orders::sell_out(setup).await?);
+    report.checks.push(orders::sell_out(setup, &tokens).await?);
     tracing::info!(
         backend,
         subscribers = sse::SUBSCRIBERS,
@@ -314,7 +314,7 @@ async fn figures(plan: &Plan, setup: &Setup, report: &mut BackendReport) -> anyh
     tracing::info!(backend, levels, "bench: orders");
     report
         .figures
-        .push(orders::orders(setup, "orders_1m", CLIENTS).await?);
+        .push(orders::orders(setup, &tokens, "orders_1m", CLIENTS).await?);
     report.checks.push(orders::check_orders(setup).await?);
     Ok(())
 }

@@ -34,6 +34,8 @@ pub const HOT_CLIENTS: usize = 64;
 
 /// One order as both sides place it.
 struct Pick {
+    /// The customer's number.
+    number: usize,
     customer: String,
     /// (product number, quantity, whether the quantity is in packs), sorted by SKU.
     lines: Vec<(usize, i64, bool)>,
@@ -42,7 +44,8 @@ struct Pick {
 impl Pick {
     /// A random order of [`LINES`] distinct SKUs.
     fn random(rng: &mut Rng) -> Self {
-        let customer = customer_code(rng.below(CUSTOMERS as u64) as usize);
+        let number = rng.below(CUSTOMERS as u64) as usize;
+        let customer = customer_code(number);
         let mut products: Vec<usize> = Vec::with_capacity(LINES);
         while products.len() < LINES {
             let p = rng.below(ORDER_SKUS as u64) as usize;
@@ -58,7 +61,11 @@ impl Pick {
                 (p, qty, has_pack(p) && rng.below(2) == 0)
             })
             .collect();
-        Self { customer, lines }
+        Self {
+            number,
+            customer,
+            lines,
+        }
     }
 
     /// The order as a client posts it.
@@ -90,9 +97,14 @@ impl Pick {
     }
 }
 
-/// 5-line orders from `clients` clients, against the New-Order-like ceiling at the same
-/// concurrency.
-pub async fn orders(setup: &Setup, key: &str, clients: usize) -> anyhow::Result<Figure> {
+/// 5-line orders from `clients` clients, each placed with its customer's token (`tokens`,
+/// by customer number), against the New-Order-like ceiling at the same concurrency.
+pub async fn orders(
+    setup: &Setup,
+    tokens: &[String],
+    key: &str,
+    clients: usize,
+) -> anyhow::Result<Figure> {
     let spec = FigureSpec {
         backend: setup.backend,
         key: key.to_owned(),
@@ -103,9 +115,9 @@ pub async fn orders(setup: &Setup, key: &str, clients: usize) -> anyhow::Result<
         ratio_of: RatioOf::Rate,
     };
     let url = setup.server.url("/api/v1/orders");
-    let token = setup.token.clone();
+    let tokens = tokens.to_vec();
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let tag = format!("{key}-c{}", round.tag);
@@ -123,14 +135,15 @@ pub async fn orders(setup: &Setup, key: &str, clients: usize) -> anyhow::Result<
             }
         },
         |round: Round| {
-            let (url, token) = (url.clone(), token.clone());
+            let (url, tokens) = (url.clone(), tokens.clone());
             let tag = format!("{key}-p{}", round.tag);
             async move {
                 http_load(clients, round.limits, tag, move |http, rng, id| {
-                    let body = Pick::random(rng).body();
+                    let pick = Pick::random(rng);
+                    let body = pick.body();
                     let request = http
                         .post(&url)
-                        .bearer_auth(&token)
+                        .bearer_auth(&tokens[pick.number])
                         .header("Idempotency-Key", id)
                         .json(&body);
                     (request, 1)
@@ -213,7 +226,7 @@ async fn level(setup: &Setup, sku: &str) -> anyhow::Result<(i64, i64, i64)> {
 /// One hot SKU ordered (1 unit per order) by [`HOT_CLIENTS`] clients, against the
 /// one-row conditional decrement at the same concurrency; then the check that the stock
 /// adds up and that no buyer was refused (there is always stock left).
-pub async fn hot_sku(setup: &Setup) -> anyhow::Result<(Figure, Check)> {
+pub async fn hot_sku(setup: &Setup, tokens: &[String]) -> anyhow::Result<(Figure, Check)> {
     let spec = FigureSpec {
         backend: setup.backend,
         key: "hot_sku".to_owned(),
@@ -225,7 +238,7 @@ pub async fn hot_sku(setup: &Setup) -> anyhow::Result<(Figure, Check)> {
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| async move {
             let sample = db_load(
@@ -239,22 +252,22 @@ pub async fn hot_sku(setup: &Setup) -> anyhow::Result<(Figure, Check)> {
             Ok(Ceiling::single("sqlx conditional decrement", sample))
         },
         |round: Round| {
-            let (url, token, tally) = (
+            let (url, tokens, tally) = (
                 setup.server.url("/api/v1/orders"),
-                setup.token.clone(),
+                tokens.to_vec(),
                 Arc::clone(&tally),
             );
             async move {
                 let tag = format!("hot-p{}", round.tag);
                 let sample = http_load(HOT_CLIENTS, round.limits, tag, move |http, rng, id| {
-                    let customer = customer_code(rng.below(CUSTOMERS as u64) as usize);
+                    let number = rng.below(CUSTOMERS as u64) as usize;
                     let body = json!({
-                        "customer": customer, "location": WAREHOUSE,
+                        "customer": customer_code(number), "location": WAREHOUSE,
                         "lines": [{ "sku": HOT_SKU, "qty": 1 }],
                     });
                     let request = http
                         .post(&url)
-                        .bearer_auth(&token)
+                        .bearer_auth(&tokens[number])
                         .header("Idempotency-Key", id)
                         .json(&body);
                     (request, 1)
@@ -313,7 +326,7 @@ struct SellOut {
 /// [`HOT_CLIENTS`] clients order [`LAST_SKU`] one unit at a time until it is gone, with
 /// exactly enough calls for every unit plus one refusal each: every unit must be sold, not
 /// one more, and no refusal may say that stock remained.
-pub async fn sell_out(setup: &Setup) -> anyhow::Result<Check> {
+pub async fn sell_out(setup: &Setup, tokens: &[String]) -> anyhow::Result<Check> {
     let calls = LAST_STOCK as u64 + HOT_CLIENTS as u64;
     let limits = Limits {
         duration: Duration::from_secs(60),
@@ -323,9 +336,10 @@ pub async fn sell_out(setup: &Setup) -> anyhow::Result<Check> {
     let connections = (0..HOT_CLIENTS)
         .map(|_| http_client())
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (url, token) = (setup.server.url("/api/v1/orders"), setup.token.clone());
+    let url = setup.server.url("/api/v1/orders");
     let sample = drive(HOT_CLIENTS, limits, |client| {
-        let (http, url, token) = (connections[client].clone(), url.clone(), token.clone());
+        let token = tokens[client % CUSTOMERS].clone();
+        let (http, url) = (connections[client].clone(), url.clone());
         let seen = Arc::clone(&seen);
         let body = json!({
             "customer": customer_code(client % CUSTOMERS), "location": WAREHOUSE,

@@ -13,15 +13,15 @@ use super::report::Figure;
 use super::sysinfo::{CpuPerOp, CpuSnapshot};
 
 /// What CPU accounting needs to know: whose time is the server's, and the tick rate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Probe {
     /// The server child's pid.
     pub server_pid: u32,
     /// `/proc` clock ticks per second.
     pub ticks_per_second: u64,
-    /// Whether `postgres` processes on this machine are the database under test (and not
-    /// an idle neighbour of a SQLite run).
-    pub postgres: bool,
+    /// On PostgreSQL, the bench database: its backends and the server's shared background
+    /// processes are the database under test; backends of other databases are not.
+    pub postgres: Option<String>,
 }
 
 /// One ceiling measurement: the lowest candidate wins, the others are kept for the report.
@@ -130,7 +130,7 @@ pub struct Round {
 /// Runs the warm-up and then the pairs of `schedule`. A closure's error (a setup that
 /// failed) stops the figure; failed calls inside a measurement are only counted.
 pub async fn interleaved<C, CF, P, PF>(
-    probe: Probe,
+    probe: &Probe,
     schedule: Schedule,
     mut ceiling: C,
     mut product: P,
@@ -153,11 +153,11 @@ where
             tag: pair.to_string(),
             limits: schedule.side,
         };
-        let before = CpuSnapshot::take(probe.server_pid, probe.postgres);
+        let before = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         let ceiling = ceiling(round.clone()).await?;
-        let between = CpuSnapshot::take(probe.server_pid, probe.postgres);
+        let between = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         let product = product(round).await?;
-        let after = CpuSnapshot::take(probe.server_pid, probe.postgres);
+        let after = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         out.push(Pair {
             cpu: between.per_op(&after, product.ops, probe.ticks_per_second),
             ceiling_cpu: before.per_op(&between, ceiling.all_ops, probe.ticks_per_second),

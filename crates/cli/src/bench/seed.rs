@@ -145,9 +145,11 @@ pub fn customer_code(i: usize) -> String {
 /// quarter with a pack unit) plus the hot and sell-out SKUs, their opening stock as
 /// receipts, a price list with quantity breaks on a fifth of them, and [`CUSTOMERS`]
 /// customers on that list, each with a few prices of its own, half of them confirmed
-/// without review. So placing an order runs every step: customer, units, all three price
-/// sources, reservation and the event log.
-pub async fn seed_orders(url: &str) -> anyhow::Result<()> {
+/// without review, and each with a `customer` token of its own, as a B2B customer's portal
+/// or ERP would place orders. So placing an order runs every step: token, customer, units,
+/// all three price sources, reservation and the event log. Returns the tokens, by
+/// customer number.
+pub async fn seed_orders(url: &str) -> anyhow::Result<Vec<String>> {
     let store = store_sql::connect(url)
         .await
         .context("opening the bench database")?;
@@ -216,6 +218,7 @@ pub async fn seed_orders(url: &str) -> anyhow::Result<()> {
         .put_price_list(list.validate(TIER).map_err(refused)?)
         .await
         .context("creating the bench price list")?;
+    let mut tokens = Vec::with_capacity(CUSTOMERS);
     for c in 0..CUSTOMERS {
         let customer: CustomerInput = input(json!({
             "code": customer_code(c), "name": format!("Bench customer {c}"),
@@ -237,6 +240,15 @@ pub async fn seed_orders(url: &str) -> anyhow::Result<()> {
             .put_customer_prices(&customer_code(c), validate_entries(&own).map_err(refused)?)
             .await
             .context("setting a bench customer's prices")?;
+        let grant = Grant {
+            customer: Some(customer_code(c)),
+            ..Grant::role(Role::Customer)
+        };
+        let (token, _) =
+            server::auth::issue_token(store.as_ref(), "bench customer", grant, None, None)
+                .await
+                .context("issuing a bench customer's token")?;
+        tokens.push(token);
     }
-    Ok(())
+    Ok(tokens)
 }

@@ -271,7 +271,7 @@ pub async fn sse(setup: &Setup) -> anyhow::Result<(Figure, Check)> {
     let sides = Arc::new(Mutex::new(Sides::default()));
     let p99 = |d: &Delivery| percentile(&d.from_request_us, 99.0).unwrap_or(0);
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let (bare, sides) = (setup.bare_url.clone(), Arc::clone(&sides));

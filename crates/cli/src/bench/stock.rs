@@ -79,7 +79,7 @@ pub async fn movements(setup: &Setup, batch: usize) -> anyhow::Result<Figure> {
     let url = setup.server.url("/api/v1/stock/movements");
     let token = setup.token.clone();
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let tag = format!("{key}-c{}", round.tag);
@@ -161,7 +161,7 @@ pub async fn reads(setup: &Setup, key: &str, products: usize) -> anyhow::Result<
         }
     };
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let bare = get(setup.bare_url.clone(), setup.token.clone());
