@@ -149,12 +149,12 @@ async fn stream(
     };
     let filter = q.filter();
     let wake = state.events.subscribe();
-    let store = state.store.clone();
+    let (store, hub) = (state.store.clone(), state.events.clone());
     let subscribed = Subscribed::new(state.metrics.clone());
     let events = futures_util::stream::unfold(
         (start, VecDeque::<Event>::new(), wake, subscribed),
         move |(mut cursor, mut buffer, mut wake, subscribed)| {
-            let (store, filter) = (store.clone(), filter.clone());
+            let (store, hub, filter) = (store.clone(), hub.clone(), filter.clone());
             async move {
                 loop {
                     if let Some(event) = buffer.pop_front() {
@@ -166,12 +166,14 @@ async fn stream(
                         return Some((Ok(sse), (cursor, buffer, wake, subscribed)));
                     }
                     wake.mark_unchanged();
-                    match store.events_after(cursor, &filter, MAX_PAGE).await {
-                        Ok(page) if !page.is_empty() => {
-                            cursor = page.last().map_or(cursor, |e| e.seq);
+                    // From the hub's shared read of the newest events when it has them.
+                    match hub.read(store.as_ref(), cursor, &filter, MAX_PAGE).await {
+                        Ok((page, next)) if !page.is_empty() => {
+                            cursor = next;
                             buffer.extend(page);
                         }
-                        Ok(_) => {
+                        Ok((_, next)) => {
+                            cursor = next;
                             // Nothing new: wait for the hub (or poll again, in case a wake-up
                             // raced the read).
                             let _ = tokio::time::timeout(crate::hub::POLL, wake.changed()).await;

@@ -334,8 +334,7 @@ pub async fn a_placed_order_reads_back_as_it_was_returned(store: Arc<dyn Store>)
     let tier = PriceListInput {
         name: "Gold".into(),
         currency: None,
-        entries: serde_json::from_str(r#"[{"sku":"TEA","min_qty":24,"unit_price":90}]"#)
-            .unwrap(),
+        entries: serde_json::from_str(r#"[{"sku":"TEA","min_qty":24,"unit_price":90}]"#).unwrap(),
     };
     store
         .put_price_list(tier.validate("GOLD").unwrap())
@@ -354,12 +353,16 @@ pub async fn a_placed_order_reads_back_as_it_was_returned(store: Arc<dyn Store>)
     order.note = Some("after 14:00".into());
     order.requested_date = NaiveDate::from_ymd_opt(2030, 1, 2);
     let mut given = input("C", &[("CUP", 1)]);
-    given.ship_to = serde_json::from_str(r#"{"name":"陈明","line1":"文三路 12 号","city":"杭州"}"#)
-        .unwrap();
+    given.ship_to =
+        serde_json::from_str(r#"{"name":"陈明","line1":"文三路 12 号","city":"杭州"}"#).unwrap();
     for (order, key) in [(order, "k1"), (given, "k2")] {
         let placed = place(&store, &order, key).await.unwrap().order;
         assert_eq!(store.get_order(&placed.id).await.unwrap(), placed, "{key}");
-        assert_eq!(store.get_order(&placed.number).await.unwrap(), placed, "{key}");
+        assert_eq!(
+            store.get_order(&placed.number).await.unwrap(),
+            placed,
+            "{key}"
+        );
         let replayed = place(&store, &order, key).await.unwrap();
         assert!(!replayed.created);
         assert_eq!(replayed.order, placed, "{key} replayed");
@@ -367,9 +370,16 @@ pub async fn a_placed_order_reads_back_as_it_was_returned(store: Arc<dyn Store>)
     let first = store.get_order("id-k1").await.unwrap();
     assert!(first.credit_hold && first.status == OrderStatus::PendingReview);
     assert_eq!(first.timeline[0].detail.as_deref(), Some("credit_hold"));
-    assert_eq!(first.ship_to.as_ref().map(|a| a.city.as_str()), Some("北京"));
     assert_eq!(
-        first.lines.iter().map(|l| l.price_source).collect::<Vec<_>>(),
+        first.ship_to.as_ref().map(|a| a.city.as_str()),
+        Some("北京")
+    );
+    assert_eq!(
+        first
+            .lines
+            .iter()
+            .map(|l| l.price_source)
+            .collect::<Vec<_>>(),
         [PriceSource::Tier, PriceSource::List]
     );
 }
