@@ -57,6 +57,19 @@ pub struct OrderLine {
     pub price: i64,
 }
 
+/// A product of the order catalog, as [`Scratch::load_catalog`] loads it.
+#[derive(Debug, Clone)]
+pub struct CatalogProduct {
+    /// SKU.
+    pub sku: String,
+    /// List price per base unit (`pcs`), minor units.
+    pub price: i64,
+    /// Whether it can be ordered in packs (`箱`).
+    pub pack: bool,
+    /// Opening on_hand at the catalog's location.
+    pub stock: i64,
+}
+
 /// What a conditional decrement found short: a ceiling's "insufficient stock".
 #[derive(Debug)]
 pub struct Short(pub String);
@@ -424,6 +437,61 @@ impl Scratch {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
         Ok(())
+    }
+
+    /// Loads a catalog to order from in bulk, in one transaction: each of `products` and
+    /// its stock level at `location`, which must exist.
+    pub async fn load_catalog(
+        &self,
+        products: &[CatalogProduct],
+        pack_factor: i64,
+        location: &str,
+    ) -> anyhow::Result<()> {
+        let mut statements = Vec::new();
+        for chunk in products.chunks(ROWS_PER_STATEMENT) {
+            // Codes and numbers of the bench's own making: nothing to escape.
+            let rows = |f: &dyn Fn(&CatalogProduct) -> Option<String>| {
+                chunk.iter().filter_map(f).collect::<Vec<_>>().join(", ")
+            };
+            statements.push(format!(
+                "INSERT INTO products (sku, name, unit, price, currency, active, created_at, updated_at) VALUES {}",
+                rows(&|p| Some(format!(
+                    "('{}', 'bench order product', 'pcs', {}, 'CNY', TRUE, $1, $1)",
+                    p.sku, p.price
+                )))
+            ));
+            let packs = rows(&|p| {
+                p.pack
+                    .then(|| format!("('{}', '箱', {pack_factor}, 0)", p.sku))
+            });
+            if !packs.is_empty() {
+                statements.push(format!(
+                    "INSERT INTO product_packs (sku, unit, factor, position) VALUES {packs}"
+                ));
+            }
+            statements.push(format!(
+                "INSERT INTO stock_levels (location, sku, on_hand, updated_at) VALUES {}",
+                rows(&|p| Some(format!("('{location}', '{}', {}, $1)", p.sku, p.stock)))
+            ));
+        }
+        let now = chrono::Utc::now();
+        match self {
+            Scratch::Sqlite { writer, .. } => {
+                let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+                for sql in &statements {
+                    sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Scratch::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for sql in &statements {
+                    sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        self.analyze().await
     }
 
     /// Closes the connections.

@@ -264,7 +264,7 @@ async fn figures(plan: &Plan, setup: &Setup, report: &mut BackendReport) -> anyh
 
     tracing::info!(backend, "bench: seeding the order catalog");
     let seeded = Instant::now();
-    let tokens = seed::seed_orders(&setup.db_url).await?;
+    let tokens = seed::seed_orders(&setup.db_url, &setup.scratch).await?;
     let mut ceiling_skus: Vec<String> = (0..seed::ORDER_SKUS).map(seed::order_sku).collect();
     setup
         .scratch

@@ -8,6 +8,8 @@ use domain::catalog::{LocationInput, ProductInput};
 use domain::customer::CustomerInput;
 use domain::pricing::{PriceEntryInput, PriceListInput, validate_entries};
 use domain::stock::{MovementInput, validate_batch};
+
+use super::db::{CatalogProduct, Scratch};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -140,16 +142,17 @@ pub fn customer_code(i: usize) -> String {
     format!("BENCH-C{i:02}")
 }
 
-/// Seeds the order catalog into the database at `url`, through the `store` API as an
-/// operator's import and a sales desk would: a warehouse, [`ORDER_SKUS`] products (a
-/// quarter with a pack unit) plus the hot and sell-out SKUs, their opening stock as
-/// receipts, a price list with quantity breaks on a fifth of them, and [`CUSTOMERS`]
-/// customers on that list, each with a few prices of its own, half of them confirmed
-/// without review, and each with a `customer` token of its own, as a B2B customer's portal
-/// or ERP would place orders. So placing an order runs every step: token, customer, units,
-/// all three price sources, reservation and the event log. Returns the tokens, by
-/// customer number.
-pub async fn seed_orders(url: &str) -> anyhow::Result<Vec<String>> {
+/// Seeds the order catalog into the database at `url`: a warehouse, [`ORDER_SKUS`]
+/// products (a quarter with a pack unit) plus the hot and sell-out SKUs with their opening
+/// stock, loaded in bulk through `scratch` as the growth steps load theirs (a 10,000-row
+/// import through the API would take most of a `--quick` run's budget); then, through the
+/// `store` API as a sales desk would, a price list with quantity breaks on a fifth of them
+/// and [`CUSTOMERS`] customers on that list, each with a few prices of its own, half of
+/// them confirmed without review, and each with a `customer` token of its own, as a B2B
+/// customer's portal or ERP would place orders. So placing an order runs every step:
+/// token, customer, units, all three price sources, reservation and the event log.
+/// Returns the tokens, by customer number.
+pub async fn seed_orders(url: &str, scratch: &Scratch) -> anyhow::Result<Vec<String>> {
     let store = store_sql::connect(url)
         .await
         .context("opening the bench database")?;
@@ -160,49 +163,22 @@ pub async fn seed_orders(url: &str) -> anyhow::Result<Vec<String>> {
         .create_location(location.validate().map_err(refused)?)
         .await
         .context("creating the bench warehouse")?;
-    let mut products = Vec::with_capacity(ORDER_SKUS + 2);
-    let mut stock = Vec::with_capacity(ORDER_SKUS + 2);
-    for i in 0..ORDER_SKUS {
-        let packs = if has_pack(i) {
-            json!([{ "unit": "箱", "factor": PACK_FACTOR }])
-        } else {
-            json!([])
-        };
-        products.push(json!({
-            "sku": order_sku(i), "name": format!("Bench order product {i}"), "unit": "pcs",
-            "price": list_price(i), "packs": packs,
-        }));
-        stock.push((order_sku(i), ORDER_STOCK));
-    }
-    for (sku, qty) in [(HOT_SKU, HOT_STOCK), (LAST_SKU, LAST_STOCK)] {
-        products.push(json!({ "sku": sku, "name": sku, "unit": "pcs", "price": 100 }));
-        stock.push((sku.to_owned(), qty));
-    }
-    let products = products
-        .into_iter()
-        .map(|p| input::<ProductInput>(p)?.validate().map_err(refused))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    store
-        .import_products(products)
+    let product = |sku: String, price: i64, pack: bool, stock: i64| CatalogProduct {
+        sku,
+        price,
+        pack,
+        stock,
+    };
+    let mut products: Vec<CatalogProduct> = (0..ORDER_SKUS)
+        .map(|i| product(order_sku(i), list_price(i), has_pack(i), ORDER_STOCK))
+        .collect();
+    products.push(product(HOT_SKU.to_owned(), 100, false, HOT_STOCK));
+    products.push(product(LAST_SKU.to_owned(), 100, false, LAST_STOCK));
+    scratch
+        .load_catalog(&products, PACK_FACTOR, WAREHOUSE)
         .await
-        .context("importing the order catalog")?;
+        .context("loading the order catalog")?;
     let now = chrono::Utc::now();
-    let receipts = stock
-        .iter()
-        .map(|(sku, qty)| {
-            input::<MovementInput>(json!({
-                "id": format!("seed-{sku}"), "sku": sku, "location": WAREHOUSE,
-                "kind": "receipt", "qty": qty,
-            }))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for batch in receipts.chunks(domain::stock::MAX_BATCH) {
-        let batch = validate_batch(batch, now).map_err(refused)?;
-        store
-            .apply_movements(batch)
-            .await
-            .context("receiving the order stock")?;
-    }
     let entries: Vec<serde_json::Value> = (0..ORDER_SKUS)
         .step_by(5)
         .flat_map(|i| {
