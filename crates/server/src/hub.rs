@@ -6,9 +6,9 @@
 //! the request middleware), and every [`POLL`] for commits made by other processes on the
 //! same database — but only while someone subscribes, so an idle node does not poll. Each
 //! time, it reads what was appended since its last read, once, into a bounded tail of the
-//! newest events, and then wakes the subscribers, who take their events from that tail
-//! ([`EventHub::read`]) instead of each asking the database: with 100 subscribers, one
-//! query per commit instead of 100.
+//! newest events, each serialized to JSON once, and then wakes the subscribers, who take
+//! their events from that tail ([`EventHub::read`]) instead of each asking the database:
+//! with 100 subscribers, one query and one serialization per event instead of 100.
 //!
 //! Nothing in it is needed for correctness. The tail holds every event with `seq` in
 //! `(after, last]` (the log's `seq` order is its commit order, see decision 0005, so what a
@@ -30,16 +30,33 @@ const TAIL: usize = 4096;
 /// Most events the hub reads from the log at once.
 const READ: i64 = 1000;
 
+/// An event as a stream sends it, serialized once for every stream that does.
+#[derive(Debug)]
+pub struct Ready {
+    /// The event.
+    pub event: Event,
+    /// Its JSON, the `data:` of its SSE frame.
+    pub json: String,
+}
+
+impl Ready {
+    /// Serializes `event`.
+    pub fn new(event: Event) -> Self {
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        Self { event, json }
+    }
+}
+
 /// The newest events of the log: every event with `seq > after`, up to the last read.
 struct Tail {
     after: i64,
-    events: VecDeque<Event>,
+    events: VecDeque<Arc<Ready>>,
 }
 
 impl Tail {
     /// The highest `seq` the tail is complete up to.
     fn last(&self) -> i64 {
-        self.events.back().map_or(self.after, |e| e.seq)
+        self.events.back().map_or(self.after, |e| e.event.seq)
     }
 }
 
@@ -112,10 +129,11 @@ impl EventHub {
                 let Some(tail) = tail.as_mut() else {
                     return Ok(());
                 };
-                tail.events.extend(page);
+                tail.events
+                    .extend(page.into_iter().map(|e| Arc::new(Ready::new(e))));
                 while tail.events.len() > TAIL {
                     if let Some(dropped) = tail.events.pop_front() {
-                        tail.after = dropped.seq;
+                        tail.after = dropped.event.seq;
                     }
                 }
             }
@@ -158,13 +176,16 @@ impl EventHub {
         cursor: i64,
         filter: &EventFilter,
         limit: i64,
-    ) -> Result<(Vec<Event>, i64), StoreError> {
+    ) -> Result<(Vec<Arc<Ready>>, i64), StoreError> {
         if let Some(found) = self.read_tail(cursor, filter, limit) {
             return Ok(found);
         }
         let page = store.events_after(cursor, filter, limit).await?;
         let next = page.last().map_or(cursor, |e| e.seq);
-        Ok((page, next))
+        Ok((
+            page.into_iter().map(|e| Arc::new(Ready::new(e))).collect(),
+            next,
+        ))
     }
 
     /// [`EventHub::read`] from the tail, or `None` when the tail does not reach back to
@@ -174,20 +195,20 @@ impl EventHub {
         cursor: i64,
         filter: &EventFilter,
         limit: i64,
-    ) -> Option<(Vec<Event>, i64)> {
+    ) -> Option<(Vec<Arc<Ready>>, i64)> {
         let tail = self.tail.read().unwrap_or_else(PoisonError::into_inner);
         let tail = tail.as_ref().filter(|t| t.after <= cursor)?;
-        let first = tail.events.partition_point(|e| e.seq <= cursor);
+        let first = tail.events.partition_point(|e| e.event.seq <= cursor);
         let limit = usize::try_from(limit).unwrap_or(0);
         let mut page = Vec::new();
         for event in tail.events.range(first..) {
             if page.len() == limit {
                 // Full: continue after the last event handed out.
-                let next = page.last().map_or(cursor, |e: &Event| e.seq);
+                let next = page.last().map_or(cursor, |e: &Arc<Ready>| e.event.seq);
                 return Some((page, next));
             }
-            if filter.matches(event) {
-                page.push(event.clone());
+            if filter.matches(&event.event) {
+                page.push(Arc::clone(event));
             }
         }
         Some((page, tail.last().max(cursor)))
@@ -219,13 +240,16 @@ mod tests {
             poke: Notify::new(),
             tail: RwLock::new(Some(Tail {
                 after,
-                events: seqs.iter().map(|&(s, k)| event(s, k)).collect(),
+                events: seqs
+                    .iter()
+                    .map(|&(s, k)| Arc::new(Ready::new(event(s, k))))
+                    .collect(),
             })),
         }
     }
 
-    fn seqs(found: Option<(Vec<Event>, i64)>) -> Option<(Vec<i64>, i64)> {
-        found.map(|(page, next)| (page.iter().map(|e| e.seq).collect(), next))
+    fn seqs(found: Option<(Vec<Arc<Ready>>, i64)>) -> Option<(Vec<i64>, i64)> {
+        found.map(|(page, next)| (page.iter().map(|e| e.event.seq).collect(), next))
     }
 
     #[test]

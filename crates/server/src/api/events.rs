@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use crate::hub::Ready;
 
 /// Most events in one page or one read of the stream.
 const MAX_PAGE: i64 = 1000;
@@ -152,17 +153,21 @@ async fn stream(
     let (store, hub) = (state.store.clone(), state.events.clone());
     let subscribed = Subscribed::new(state.metrics.clone());
     let events = futures_util::stream::unfold(
-        (start, VecDeque::<Event>::new(), wake, subscribed),
+        (
+            start,
+            VecDeque::<std::sync::Arc<Ready>>::new(),
+            wake,
+            subscribed,
+        ),
         move |(mut cursor, mut buffer, mut wake, subscribed)| {
             let (store, hub, filter) = (store.clone(), hub.clone(), filter.clone());
             async move {
                 loop {
-                    if let Some(event) = buffer.pop_front() {
-                        let data = serde_json::to_string(&event).unwrap_or_default();
+                    if let Some(ready) = buffer.pop_front() {
                         let sse = SseEvent::default()
-                            .id(event.seq.to_string())
-                            .event(event.kind.clone())
-                            .data(data);
+                            .id(ready.event.seq.to_string())
+                            .event(ready.event.kind.as_str())
+                            .data(ready.json.as_str());
                         return Some((Ok(sse), (cursor, buffer, wake, subscribed)));
                     }
                     wake.mark_unchanged();

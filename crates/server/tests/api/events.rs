@@ -165,7 +165,7 @@ async fn subscribers_with_different_filters_each_get_their_events_once_in_order_
     app: &TestApp,
 ) {
     let (writers, per_writer) = (8, 5);
-    let sku_of = |w: usize, k: usize| if (w + k) % 2 == 0 { "A" } else { "B" };
+    let sku_of = |w: usize, k: usize| if (w + k).is_multiple_of(2) { "A" } else { "B" };
     let before = app.get("/api/v1/events?limit=1000").await.expect(200);
     let head = before["next"].as_i64().unwrap();
     let earlier_stock = before["items"]
