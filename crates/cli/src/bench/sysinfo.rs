@@ -168,14 +168,16 @@ fn postgres_ticks(database: &str) -> HashMap<String, u64> {
 }
 
 /// Whether a `postgres` process with this title (`/proc/<pid>/cmdline`) works for
-/// `database`: a backend of it (`postgres: 15/main: user db 127.0.0.1(5432) idle`), or a
-/// process that is not a client backend at all (the postmaster, `… walwriter`).
+/// `database`: a backend of it (`postgres: 15/main: user db 127.0.0.1(5432) idle`), an
+/// autovacuum worker in it (`… autovacuum worker db`), or a shared process that serves
+/// every database (the postmaster, `… walwriter`).
 fn works_for(title: &str, database: &str) -> bool {
     let words: Vec<&str> = title.split(['\0', ' ']).filter(|w| !w.is_empty()).collect();
     let client = words
         .iter()
         .any(|w| *w == "[local]" || (w.contains('(') && w.ends_with(')')));
-    !client || words.contains(&database)
+    let in_one_database = client || title.contains("autovacuum worker");
+    !in_one_database || words.contains(&database)
 }
 
 /// CPU counters at one instant, to subtract from a later one.
@@ -257,6 +259,9 @@ mod tests {
             ),
             ("postgres: 15/main: postgres other [local] idle\0", false),
             ("postgres: 15/main: walwriter \0", true),
+            ("postgres: 15/main: autovacuum worker sb_hooks\0", false),
+            ("postgres: 15/main: autovacuum worker bench_1\0", true),
+            ("postgres: 15/main: autovacuum launcher \0", true),
             (
                 "/usr/lib/postgresql/15/bin/postgres\0-D\0/var/lib/postgresql/15/main\0",
                 true,
