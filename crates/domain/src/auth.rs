@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The role a token acts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including issuing tokens.

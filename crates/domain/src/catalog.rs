@@ -12,6 +12,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// What kind of place a location is. Stores sell at a POS; warehouses fulfil orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     /// A warehouse or distribution centre.
@@ -48,6 +49,7 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
 /// A location as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LocationInput {
     /// See [`Location::code`].
@@ -120,6 +122,7 @@ fn time_zone(field: &str, value: &str) -> Result<String, FieldError> {
 
 /// A stored location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Location {
     /// Unique code, used in URLs.
     pub code: LocationCode,
@@ -135,6 +138,7 @@ pub struct Location {
 
 /// A product as submitted for creation.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     /// See [`Product::sku`].
@@ -287,6 +291,7 @@ fn gtins(list: &[String]) -> Validated<Vec<String>> {
 
 /// A partial update of a product; absent fields stay as they are. The SKU never changes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchInput {
     /// New display name.
@@ -368,6 +373,7 @@ impl ProductPatchInput {
 
 /// A stored product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Product {
     /// Unique SKU; never changes.
     pub sku: Sku,

@@ -8,6 +8,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// Whether a customer may place orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerStatus {
     /// May order.
@@ -41,6 +42,7 @@ impl CustomerStatus {
 
 /// A person to call about orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// Full name.
@@ -55,6 +57,7 @@ pub struct Contact {
 
 /// Where goods are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Receiver's name.
@@ -176,6 +179,7 @@ fn list<T>(
 
 /// A customer as submitted for creation.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     /// Unique code, used in URLs.
@@ -200,6 +204,7 @@ pub struct CustomerInput {
 
 /// A customer, validated or stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Customer {
     /// Unique code.
     pub code: String,
@@ -273,6 +278,7 @@ impl CustomerInput {
 /// A partial update of a customer. `price_tier` and `credit_limit` may be set to `null`
 /// to remove them.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New name.
@@ -284,10 +290,12 @@ pub struct CustomerPatch {
     /// New status.
     pub status: Option<String>,
     /// New price list; `null` removes it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub price_tier: Option<Option<String>>,
     /// New credit limit; `null` removes it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<i64>"))]
     pub credit_limit: Option<Option<i64>>,
     /// New auto-confirm flag.
     pub auto_confirm: Option<bool>,

@@ -31,6 +31,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, waiting for the order desk (or held for credit). Stock is reserved.
@@ -51,6 +52,7 @@ pub enum OrderStatus {
 
 /// Something done to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Accept at review.
@@ -196,6 +198,7 @@ pub enum OrderError {
 
 /// One short line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Shortage {
     /// The product.
     pub sku: String,
@@ -207,6 +210,7 @@ pub struct Shortage {
 
 /// A line whose expected price no longer holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceChange {
     /// The product.
     pub sku: String,
@@ -220,6 +224,7 @@ pub struct PriceChange {
 
 /// One requested line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// The product.
@@ -236,6 +241,7 @@ pub struct LineInput {
 
 /// An order as submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     /// The customer's code.
@@ -405,6 +411,7 @@ pub fn idempotency_key(value: &str) -> Result<String, FieldError> {
 
 /// A change to an open order; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderPatchInput {
     /// Replaces all lines; unchanged lines keep their price.
@@ -454,6 +461,7 @@ impl OrderPatchInput {
 
 /// A quantity of one SKU, in base units, to ship or return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QtyInput {
     /// The product.
@@ -464,6 +472,7 @@ pub struct QtyInput {
 
 /// A shipment as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShipInput {
     /// What leaves the warehouse, in base units.
@@ -476,6 +485,7 @@ pub struct ShipInput {
 
 /// A return as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
     /// What comes back, in base units.
@@ -568,6 +578,7 @@ impl ReturnInput {
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct OrderLine {
     /// Position, from 1.
     pub line_no: i64,
@@ -599,6 +610,7 @@ pub struct OrderLine {
 
 /// One shipment of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Shipment {
     /// 1 for the first shipment of the order, and so on.
     pub shipment_no: i64,
@@ -614,6 +626,7 @@ pub struct Shipment {
 
 /// One entry of an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct TimelineEntry {
     /// When.
     pub at: DateTime<Utc>,
@@ -631,6 +644,7 @@ pub struct TimelineEntry {
 
 /// An order as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Order {
     /// Opaque unique id, used in URLs.
     pub id: String,

@@ -15,6 +15,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// Where a resolved price came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PriceSource {
     /// A price agreed with this customer.
@@ -45,6 +46,7 @@ impl PriceSource {
 
 /// One price rule: from `min_qty` base units on, `unit_price` per base unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceRule {
     /// Customer-specific or tier.
     pub source: PriceSource,
@@ -68,6 +70,7 @@ impl PriceRule {
 
 /// A resolved price and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Resolved {
     /// Price per base unit, minor units.
     pub unit_price: i64,
@@ -103,6 +106,7 @@ pub fn resolve(list_price: i64, rules: &[PriceRule], qty: i64, on: NaiveDate) ->
 
 /// One entry of a price list or of a customer's prices, as submitted.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceEntryInput {
     /// The product.
@@ -119,6 +123,7 @@ pub struct PriceEntryInput {
 
 /// A validated price entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceEntry {
     /// The product.
     pub sku: Sku,
@@ -207,6 +212,7 @@ pub fn validate_entries(entries: &[PriceEntryInput]) -> Validated<Vec<PriceEntry
 
 /// A price list (tier) as submitted: its name, currency and complete set of entries.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceListInput {
     /// Display name.
@@ -220,6 +226,7 @@ pub struct PriceListInput {
 
 /// A price list, validated or stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceList {
     /// Unique code (the tier a customer names).
     pub code: String,

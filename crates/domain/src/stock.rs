@@ -21,6 +21,7 @@ pub const MAX_REASON: usize = 200;
 
 /// What happened to the stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// Goods arrived: on_hand += qty.
@@ -156,6 +157,7 @@ impl Effect {
 
 /// A movement as submitted by a producer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MovementInput {
     /// The producer's unique id for this movement.
@@ -296,6 +298,7 @@ pub fn validate_batch(inputs: &[MovementInput], now: DateTime<Utc>) -> Validated
 
 /// Stock figures of one SKU at one location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Level {
     /// The product.
     pub sku: Sku,
@@ -330,6 +333,7 @@ impl Level {
 
 /// One row of the ledger: a movement as applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Movement {
     /// Position in the ledger; increases with every applied movement.
     pub seq: i64,
@@ -366,6 +370,7 @@ impl Movement {
 
 /// What became of one submitted movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Applied now.
@@ -381,6 +386,7 @@ pub enum Outcome {
 
 /// The figures of an applied movement, returned again for a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Applied {
     /// Ledger position.
     pub seq: i64,
@@ -393,6 +399,7 @@ pub struct Applied {
 
 /// Why a movement was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Rejection {
     /// Stable machine code: `insufficient_stock`, `id_reused`.
     pub code: &'static str,

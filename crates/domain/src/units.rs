@@ -12,6 +12,7 @@ pub const MAX_PACKS: usize = 10;
 
 /// A pack unit and how many base units it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pack {
     /// The pack's name, e.g. 箱, case, carton.

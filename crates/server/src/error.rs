@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::order::OrderError;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
 use store::StoreError;
@@ -134,20 +135,59 @@ impl From<Vec<FieldError>> for AppError {
     }
 }
 
-/// The problem+json body.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The problem+json body (RFC 9457).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Problem<'a> {
+    /// `urn:stockbook:problem:<code>`.
     #[serde(rename = "type")]
     kind: String,
+    /// The HTTP reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// A message for people; for one invalid field, `field: message`.
     detail: String,
+    /// The stable code to branch on, e.g. `validation_failed`, `insufficient_stock`.
     code: &'a str,
+    /// Only on `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
     /// Members particular to the problem (`shortages`, `prices`, `current_version`, …).
     #[serde(flatten)]
+    #[schemars(with = "ProblemMembers")]
     extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The members a problem may carry besides the standard ones, as the OpenAPI document shows
+/// them: the order members that [`order_members`] adds, and `request_id`, which
+/// [`crate::hardening`] adds to every problem.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "only describes members that are built as JSON")]
+struct ProblemMembers {
+    /// The id of the request, to quote to an operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// `insufficient_stock`: one entry per short line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shortages: Option<Vec<domain::order::Shortage>>,
+    /// `price_changed`: the current prices of the lines whose expected price failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prices: Option<Vec<domain::order::PriceChange>>,
+    /// `invalid_transition`: the order's status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_status: Option<domain::order::OrderStatus>,
+    /// `invalid_transition`: what was attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<domain::order::Action>,
+    /// `version_mismatch`: the order's version now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<i64>,
+    /// `credit_limit_exceeded`: the customer's credit limit, minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credit_limit: Option<i64>,
+    /// `credit_limit_exceeded`: open order value including this order, minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_order_value: Option<i64>,
 }
 
 /// The data an order refusal carries, as problem members.

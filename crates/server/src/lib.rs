@@ -14,6 +14,7 @@ pub mod hardening;
 pub mod hub;
 pub mod ids;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 
 use std::sync::Arc;
@@ -61,12 +62,17 @@ impl AppState {
 /// The complete application: API routes, body limit, request logging.
 pub fn build_app(state: AppState) -> Router {
     Router::new()
-        .merge(api::router())
+        .merge(api::routes().into_router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::observe,
         ))
-        .route("/metrics", axum::routing::get(metrics::expose))
+        // Not observed: scrapes would fill the request metrics with themselves.
+        .merge(
+            openapi::Routes::new()
+                .op("getMetrics", metrics::expose)
+                .into_router(),
+        )
         .fallback(error::not_found_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

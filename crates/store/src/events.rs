@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// An event as stored and served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Position in the log; increases in commit order.
     pub seq: i64,

@@ -52,6 +52,7 @@ pub struct TokenInfo {
 
 /// Counts of an all-or-nothing product import.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ImportSummary {
     /// Products that did not exist before.
     pub created: usize,
@@ -61,6 +62,7 @@ pub struct ImportSummary {
 
 /// One broken invariant found by [`Store::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Violation {
     /// Which invariant, e.g. `level_matches_ledger`.
     pub check: &'static str,
@@ -74,6 +76,7 @@ pub struct Violation {
 
 /// What [`Store::verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VerifyReport {
     /// Levels checked.
     pub levels: i64,
@@ -92,6 +95,7 @@ impl VerifyReport {
 
 /// The price a customer pays for a quantity of a SKU, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Quote {
     /// The product.
     pub sku: String,

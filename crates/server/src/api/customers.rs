@@ -1,14 +1,14 @@
 //! `/customers` and `/price-lists`: who buys, and at which prices.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use chrono::Utc;
 use domain::customer::{Customer, CustomerInput, CustomerPatch};
 use domain::ids::Sku;
 use domain::pricing::{self, PriceEntry, PriceEntryInput, PriceList, PriceListInput};
 use domain::validation;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use store::Quote;
 
@@ -17,15 +17,20 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/customers", post(create).get(list))
-        .route("/customers/{code}", get(show).patch(update))
-        .route("/customers/{code}/prices", get(prices))
-        .route("/customers/{code}/price-rules", put(put_rules).get(rules))
-        .route("/price-lists/{code}", put(put_list).get(show_list))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("createCustomer", create)
+        .op("listCustomers", list)
+        .op("getCustomer", show)
+        .op("updateCustomer", update)
+        .op("getCustomerPrices", prices)
+        .op("putCustomerPriceRules", put_rules)
+        .op("getCustomerPriceRules", rules)
+        .op("putPriceList", put_list)
+        .op("getPriceList", show_list)
 }
 
 fn code(field: &str, value: &str) -> Result<String, AppError> {
@@ -82,12 +87,18 @@ async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PriceQuery {
+pub(crate) struct PriceQuery {
+    /// Only the price of this SKU (one item, no paging).
     sku: Option<String>,
+    /// The quantity in base units to price (default 1).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 1_000_000_000))]
     qty: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
@@ -146,15 +157,22 @@ async fn prices(
     })))
 }
 
-#[derive(Deserialize)]
+/// Every price agreed with one customer, replacing the ones before.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Rules {
+#[schemars(rename = "CustomerPricesInput")]
+pub(crate) struct Rules {
+    /// The complete set of entries.
     entries: Vec<PriceEntryInput>,
 }
 
-#[derive(serde::Serialize)]
-struct Entries {
+/// The prices agreed with one customer.
+#[derive(serde::Serialize, JsonSchema)]
+#[schemars(rename = "CustomerPrices")]
+pub(crate) struct Entries {
+    /// The customer's code.
     customer: String,
+    /// Its entries.
     entries: Vec<PriceEntry>,
 }
 

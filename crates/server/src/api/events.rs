@@ -5,12 +5,12 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures_util::Stream;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::{Event, EventFilter};
 
@@ -18,26 +18,35 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use crate::openapi::Routes;
 
 /// Most events in one page or one read of the stream.
 const MAX_PAGE: i64 = 1000;
 /// Interval of the stream's heartbeat comments, so proxies keep idle streams open.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", get(page))
-        .route("/events/stream", get(stream))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("listEvents", page)
+        .op("streamEvents", stream)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EventQuery {
+pub(crate) struct EventQuery {
+    /// Start after this seq (0: from the start of the log).
+    #[schemars(with = "Option<i64>", range(min = 0))]
     after: Option<String>,
+    /// Only these types, comma-separated (`order.placed,stock.moved`).
     types: Option<String>,
+    /// Only events about this location.
     location: Option<String>,
+    /// Only events about this SKU.
     sku: Option<String>,
+    /// Only events about this customer.
     customer: Option<String>,
+    /// Most events, 1 to 1,000 (default 100).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 1000))]
     limit: Option<String>,
 }
 
@@ -105,8 +114,10 @@ impl Drop for Subscribed {
     }
 }
 
-#[derive(Serialize)]
-struct EventPage {
+/// Events, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EventPage {
+    /// The events of this page.
     items: Vec<Event>,
     /// Pass as `after` to continue: the last seq of this page, or the `after` given.
     next: i64,

@@ -1,9 +1,8 @@
 //! `/locations`: the warehouses and stores stock lives in.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use domain::catalog::{Location, LocationInput};
 use domain::ids::LocationCode;
 
@@ -11,10 +10,13 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/locations", post(create).get(list))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("createLocation", create)
+        .op("listLocations", list)
 }
 
 async fn create(

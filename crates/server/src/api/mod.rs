@@ -1,33 +1,31 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
-mod customers;
-mod events;
+pub(crate) mod customers;
+pub(crate) mod events;
 mod health;
 mod locations;
-mod orders;
+pub(crate) mod orders;
 mod products;
-mod scan;
-mod stock;
+pub(crate) mod scan;
+pub(crate) mod stock;
 
-use axum::Router;
 use domain::FieldError;
 
-use crate::AppState;
 use crate::error::AppError;
+use crate::openapi::Routes;
 
-/// Every route of the API.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(health::router()).nest(
-        "/api/v1",
-        Router::new()
-            .merge(locations::router())
-            .merge(products::router())
-            .merge(stock::router())
-            .merge(customers::router())
-            .merge(orders::router())
-            .merge(events::router())
-            .merge(scan::router()),
-    )
+/// Every route of the API, each an operation of the route table in [`crate::openapi`].
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(health::routes())
+        .merge(crate::openapi::routes())
+        .merge(locations::routes())
+        .merge(products::routes())
+        .merge(stock::routes())
+        .merge(customers::routes())
+        .merge(orders::routes())
+        .merge(events::routes())
+        .merge(scan::routes())
 }
 
 /// Parses a path or query parameter with a domain `parse` constructor, as a 422 naming it.

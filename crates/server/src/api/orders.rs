@@ -3,16 +3,16 @@
 //! Handlers only parse, validate and call the store; every rule that needs the database
 //! (prices, stock, credit, transitions) is decided inside one store transaction.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::ids::Sku;
 use domain::order::{
     self, Order, OrderFilter, OrderInput, OrderPatchInput, OrderStatus, ReturnInput, ShipInput,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::{OrderCommand, PlaceMeta};
@@ -22,19 +22,23 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, OptionalJson, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orders", post(place).get(list))
-        .route("/orders/{id}", get(show).patch(edit))
-        .route("/orders/{id}/approve", post(approve))
-        .route("/orders/{id}/ship", post(ship))
-        .route("/orders/{id}/deliver", post(deliver))
-        .route("/orders/{id}/return", post(take_back))
-        // reject, cancel and close (static routes above take precedence)
-        .route("/orders/{id}/{action}", post(with_reason))
-        .route("/orders/{id}/reorder", post(reorder))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("placeOrder", place)
+        .op("listOrders", list)
+        .op("getOrder", show)
+        .op("editOrder", edit)
+        .op("approveOrder", approve)
+        .op("rejectOrder", with_reason)
+        .op("cancelOrder", with_reason)
+        .op("closeOrder", with_reason)
+        .op("shipOrder", ship)
+        .op("deliverOrder", deliver)
+        .op("returnOrder", take_back)
+        .op("reorder", reorder)
 }
 
 /// An order with its version as `ETag`, for the next `If-Match`.
@@ -173,16 +177,26 @@ async fn show(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
+    /// Only this customer's orders.
     customer: Option<String>,
+    /// Only orders in this status.
+    #[schemars(with = "Option<OrderStatus>")]
     status: Option<String>,
+    /// Placed at or after: RFC 3339 time or a date (`2026-11-22`).
     from: Option<String>,
+    /// Placed before: RFC 3339 time, or a date (that whole day included).
     to: Option<String>,
+    /// Only orders with a line of this SKU.
     sku: Option<String>,
+    /// Text search in the order number, customer and note (first 100 characters).
     q: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
@@ -206,9 +220,12 @@ fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> 
     Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
-#[derive(Serialize)]
-struct OrderPage {
+/// One page of orders, newest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrderPage {
+    /// The orders of this page.
     items: Vec<Order>,
+    /// The cursor of the next page; `null` on the last page.
     next: Option<String>,
 }
 
@@ -307,9 +324,12 @@ async fn act(
     Ok(OrderReply(StatusCode::OK, order))
 }
 
-#[derive(Deserialize, Default)]
+/// Why an order is rejected, cancelled or closed.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+#[schemars(rename = "ReasonInput")]
+pub(crate) struct Reason {
+    /// 1 to 200 characters, kept in the order's timeline.
     reason: Option<String>,
 }
 
@@ -331,17 +351,19 @@ async fn approve(
 
 /// The actions that take an optional `{"reason"}`: `reject` and `cancel` release the
 /// reservation; `close` finishes a partially shipped order, releasing what will not ship.
+/// One handler serves the three routes; the action is the last segment of the route.
 async fn with_reason(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((id, action)): Path<(String, String)>,
+    route: MatchedPath,
+    Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    let command: fn(Option<String>) -> OrderCommand = match action.as_str() {
-        "reject" => OrderCommand::Reject,
-        "cancel" => OrderCommand::Cancel,
-        "close" => OrderCommand::Close,
+    let command: fn(Option<String>) -> OrderCommand = match route.as_str().rsplit('/').next() {
+        Some("reject") => OrderCommand::Reject,
+        Some("cancel") => OrderCommand::Cancel,
+        Some("close") => OrderCommand::Close,
         _ => return Err(AppError::NotFound("no such route".to_owned())),
     };
     act(&state, &caller, &headers, &id, command(reason(body)?), None).await

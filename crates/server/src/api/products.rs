@@ -1,9 +1,8 @@
 //! `/products`: the catalog.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use domain::catalog::{Product, ProductInput, ProductPatchInput};
 use domain::ids::Sku;
 
@@ -12,12 +11,15 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/products", post(create).get(list))
-        .route("/products/{sku}", get(show).patch(update))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("createProduct", create)
+        .op("listProducts", list)
+        .op("getProduct", show)
+        .op("updateProduct", update)
 }
 
 async fn create(

@@ -1,8 +1,8 @@
 //! `/scan`: what a scanned barcode or RFID tag says, and which product it is.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -10,22 +10,29 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use crate::openapi::Routes;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/scan", get(scan))
+pub(super) fn routes() -> Routes {
+    Routes::new().op("scanCode", scan)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScanQuery {
+pub(crate) struct ScanQuery {
+    /// What the scanner read: a GTIN, a GS1 element string (with or without symbology
+    /// identifier), a variable-measure EAN-13, or an EPC as hex or URI; 1 to 512 characters.
     code: String,
 }
 
 /// The product a code names, if the catalog knows its GTIN.
-#[derive(Serialize)]
-struct Found {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ScannedProduct")]
+pub(crate) struct Found {
+    /// Its SKU.
     sku: String,
+    /// Its name.
     name: String,
+    /// Its base unit.
     unit: String,
 }
 

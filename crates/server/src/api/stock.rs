@@ -1,11 +1,11 @@
 //! `/stock`: movements in, levels and the ledger out.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
 use domain::ids::{LocationCode, Sku};
 use domain::stock::{self, Level, Movement, MovementInput, Outcome};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::param;
@@ -13,29 +13,38 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/stock/movements", post(apply))
-        .route("/stock", get(list_levels))
-        .route("/stock/{location}/{sku}", get(show_level))
-        .route("/stock/{location}/{sku}/movements", get(ledger))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("applyMovements", apply)
+        .op("listStockLevels", list_levels)
+        .op("getStockLevel", show_level)
+        .op("listLedger", ledger)
 }
 
-#[derive(Deserialize)]
+/// A batch of stock movements, applied in one transaction.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch {
+#[schemars(rename = "MovementBatch")]
+pub(crate) struct Batch {
+    /// 1 to 1,000 movements.
     movements: Vec<MovementInput>,
 }
 
-#[derive(Serialize)]
-struct Results {
+/// What became of each movement of a batch, in input order.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "MovementResults")]
+pub(crate) struct Results {
     results: Vec<Result>,
 }
 
-#[derive(Serialize)]
+/// What became of one movement.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "MovementResult")]
 struct Result {
+    /// The movement's id.
     id: String,
     #[serde(flatten)]
     outcome: Outcome,
@@ -68,12 +77,17 @@ async fn apply(
     Ok(Json(Results { results }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LevelQuery {
+pub(crate) struct LevelQuery {
+    /// Only this location.
     location: Option<String>,
+    /// Only this SKU.
     sku: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 

@@ -14,6 +14,7 @@ mod bad_input;
 mod events;
 mod hardening;
 mod helpers;
+mod openapi;
 mod orders;
 mod scan;
 mod stock;
