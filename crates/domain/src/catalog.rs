@@ -53,12 +53,19 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 #[serde(deny_unknown_fields)]
 pub struct LocationInput {
     /// See [`Location::code`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub code: String,
     /// See [`Location::name`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// `warehouse` or `store`.
+    #[cfg_attr(feature = "schemars", schemars(with = "LocationKind"))]
     pub kind: String,
     /// IANA time zone name; defaults to [`DEFAULT_TIME_ZONE`].
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::TimeZone>")
+    )]
     pub time_zone: Option<String>,
 }
 
@@ -142,24 +149,39 @@ pub struct Location {
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     /// See [`Product::sku`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// See [`Product::name`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// See [`Product::unit`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<16>"))]
     pub unit: String,
     /// List price in minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub price: i64,
     /// ISO 4217 code; defaults to CNY.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// GTINs printed on the product or its packs.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<Vec<crate::schema::Gtin>>", length(max = 20))
+    )]
     pub gtins: Option<Vec<String>>,
     /// Defaults to true.
     pub active: Option<bool>,
     /// Pack units it may be ordered in.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 10)))]
     pub packs: Option<Vec<Pack>>,
     /// Least base units per order line; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub min_order_qty: Option<i64>,
     /// Order lines must be a multiple of this many base units; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub order_multiple: Option<i64>,
 }
 
@@ -295,22 +317,42 @@ fn gtins(list: &[String]) -> Validated<Vec<String>> {
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchInput {
     /// New display name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub name: Option<String>,
     /// New base unit name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<16>>")
+    )]
     pub unit: Option<String>,
     /// New list price in minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub price: Option<i64>,
     /// New currency.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// Replaces the whole GTIN list.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<Vec<crate::schema::Gtin>>", length(max = 20))
+    )]
     pub gtins: Option<Vec<String>>,
     /// Activates or deactivates the product.
     pub active: Option<bool>,
     /// Replaces all pack units.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 10)))]
     pub packs: Option<Vec<Pack>>,
     /// New minimum order quantity.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub min_order_qty: Option<i64>,
     /// New order multiple.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub order_multiple: Option<i64>,
 }
 

@@ -46,6 +46,7 @@ impl CustomerStatus {
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// Full name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub name: String,
     /// Phone number as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,16 +62,19 @@ pub struct Contact {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Receiver's name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub name: String,
     /// Receiver's phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Street address.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub line1: String,
     /// More street address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
     /// City.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub city: String,
     /// Province or state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,8 +187,10 @@ fn list<T>(
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     /// Unique code, used in URLs.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub code: String,
     /// Company name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// People to contact.
     #[serde(default)]
@@ -193,10 +199,16 @@ pub struct CustomerInput {
     #[serde(default)]
     pub ship_to: Vec<Address>,
     /// `active` (default) or `suspended`.
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<CustomerStatus>"))]
     pub status: Option<String>,
     /// Code of the price list this customer buys from.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Code<32>>")
+    )]
     pub price_tier: Option<String>,
     /// Most the customer may have in open orders, in minor units; none means no limit.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub credit_limit: Option<i64>,
     /// Orders skip review and are confirmed at once (unless over credit).
     pub auto_confirm: Option<bool>,
@@ -282,12 +294,17 @@ impl CustomerInput {
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub name: Option<String>,
     /// Replaces all contacts.
     pub contacts: Option<Vec<Contact>>,
     /// Replaces all addresses.
     pub ship_to: Option<Vec<Address>>,
     /// New status.
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<CustomerStatus>"))]
     pub status: Option<String>,
     /// New price list; `null` removes it.
     #[serde(default, deserialize_with = "double_option::deserialize")]

@@ -13,6 +13,8 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod pricing;
+#[cfg(feature = "schemars")]
+pub mod schema;
 pub mod stock;
 pub mod units;
 pub mod validation;

@@ -228,14 +228,17 @@ pub struct PriceChange {
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Quantity in `unit`.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub qty: i64,
     /// The base unit when absent, or one of the product's pack units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// The price per `unit` the client showed; the order is refused if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub expected_unit_price: Option<i64>,
 }
 
@@ -245,17 +248,27 @@ pub struct LineInput {
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     /// The customer's code.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub customer: String,
     /// The fulfilling location; the configured default warehouse when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Code<32>>")
+    )]
     pub location: Option<String>,
     /// What is ordered.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1, max = 200)))]
     pub lines: Vec<LineInput>,
     /// Where to deliver; the customer's first address when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<Address>,
     /// A note for the order desk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<1000>>")
+    )]
     pub note: Option<String>,
     /// When the customer wants it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,10 +428,15 @@ pub fn idempotency_key(value: &str) -> Result<String, FieldError> {
 #[serde(deny_unknown_fields)]
 pub struct OrderPatchInput {
     /// Replaces all lines; unchanged lines keep their price.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1, max = 200)))]
     pub lines: Option<Vec<LineInput>>,
     /// New delivery address.
     pub ship_to: Option<Address>,
     /// New note.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<1000>>")
+    )]
     pub note: Option<String>,
 }
 
@@ -465,8 +483,10 @@ impl OrderPatchInput {
 #[serde(deny_unknown_fields)]
 pub struct QtyInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Base units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub qty: i64,
 }
 
@@ -476,6 +496,7 @@ pub struct QtyInput {
 #[serde(deny_unknown_fields)]
 pub struct ShipInput {
     /// What leaves the warehouse, in base units.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1)))]
     pub lines: Vec<QtyInput>,
     /// The carrier, e.g. SF Express.
     pub carrier: Option<String>,
@@ -489,8 +510,10 @@ pub struct ShipInput {
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
     /// What comes back, in base units.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1)))]
     pub lines: Vec<QtyInput>,
     /// Why it comes back.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub reason: String,
 }
 

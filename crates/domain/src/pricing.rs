@@ -110,10 +110,13 @@ pub fn resolve(list_price: i64, rules: &[PriceRule], qty: i64, on: NaiveDate) ->
 #[serde(deny_unknown_fields)]
 pub struct PriceEntryInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Quantity break in base units; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub min_qty: Option<i64>,
     /// Price per base unit, minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub unit_price: i64,
     /// First day it applies (YYYY-MM-DD).
     pub valid_from: Option<NaiveDate>,
@@ -216,8 +219,13 @@ pub fn validate_entries(entries: &[PriceEntryInput]) -> Validated<Vec<PriceEntry
 #[serde(deny_unknown_fields)]
 pub struct PriceListInput {
     /// Display name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// ISO 4217 currency of its prices; CNY when absent.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// Every entry; replaces the previous ones.
     #[serde(default)]

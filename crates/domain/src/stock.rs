@@ -161,16 +161,28 @@ impl Effect {
 #[serde(deny_unknown_fields)]
 pub struct MovementInput {
     /// The producer's unique id for this movement.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<128>"))]
     pub id: String,
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Where the stock is.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub location: String,
     /// receipt, sale, return, adjustment or count.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "crate::schema::ExternalMovementKind")
+    )]
     pub kind: String,
     /// Base units: positive; signed and non-zero for an adjustment; zero or more for a count.
+    #[cfg_attr(feature = "schemars", schemars(range(min = -1_000_000_000, max = 1_000_000_000)))]
     pub qty: i64,
     /// Why; required for an adjustment.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub reason: Option<String>,
     /// When it happened (RFC 3339); defaults to when it is recorded.
     pub occurred_at: Option<DateTime<Utc>>,

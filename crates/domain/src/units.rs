@@ -16,8 +16,10 @@ pub const MAX_PACKS: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct Pack {
     /// The pack's name, e.g. 箱, case, carton.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<16>"))]
     pub unit: String,
     /// Base units per pack, 2 or more.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 2, max = 1_000_000)))]
     pub factor: i64,
 }
 

@@ -32,6 +32,7 @@ use domain::catalog::{Location, LocationInput, Product, ProductInput, ProductPat
 use domain::customer::{Customer, CustomerInput, CustomerPatch};
 use domain::order::{Order, OrderInput, OrderPatchInput, ReturnInput, ShipInput};
 use domain::pricing::{PriceList, PriceListInput};
+use domain::schema::Code;
 use domain::stock::{Level, Movement};
 
 /// Describes a schema by asking a generator (which collects named schemas as it goes).
@@ -94,6 +95,8 @@ pub struct Header {
     pub required: bool,
     /// What it carries.
     pub description: &'static str,
+    /// The pattern its value matches, or "".
+    pub pattern: &'static str,
 }
 
 /// A Rust type the table names as a request body or query: its schema, and its name, which
@@ -234,11 +237,13 @@ const IDEMPOTENCY_KEY: Header = Header {
     name: "Idempotency-Key",
     required: true,
     description: "1 to 128 visible ASCII characters. A retry with the same key and body answers with the first result; the same key with another body gets 422 `idempotency_key_reused`.",
+    pattern: "^[!-~]{1,128}$",
 };
 const IF_MATCH: Header = Header {
     name: "If-Match",
     required: false,
     description: "The order's version (its `ETag`, e.g. `\"3\"`). When sent, an order at another version is refused with 412 `version_mismatch`.",
+    pattern: "^(W/)?\"?[0-9]{1,18}\"?$",
 };
 const IF_MATCH_REQUIRED: Header = Header {
     required: true,
@@ -248,11 +253,13 @@ const ETAG: Header = Header {
     name: "ETag",
     required: true,
     description: "The order's version, for the next `If-Match`.",
+    pattern: "",
 };
 const LOCATION: Header = Header {
     name: "Location",
     required: true,
     description: "The new order's URL.",
+    pattern: "",
 };
 
 /// A reply carrying an order and its version.
@@ -653,6 +660,7 @@ pub static OPERATIONS: &[Operation] = &[
             name: "Last-Event-ID",
             required: false,
             description: "The seq of the last event received; the stream resumes after it.",
+            pattern: "^[0-9]{1,18}$",
         }],
         reply: Reply {
             content: Content::Text("text/event-stream"),
@@ -890,7 +898,7 @@ fn build() -> Value {
         parameters.extend(op.headers.iter().map(|h| {
             json!({
                 "name": h.name, "in": "header", "required": h.required,
-                "description": h.description, "schema": { "type": "string" }
+                "description": h.description, "schema": string(h.pattern)
             })
         }));
         let mut operation = json!({
@@ -965,17 +973,32 @@ fn build() -> Value {
     })
 }
 
+/// A string schema, with a pattern unless it is "".
+fn string(pattern: &str) -> Value {
+    match pattern {
+        "" => json!({ "type": "string" }),
+        pattern => json!({ "type": "string", "pattern": pattern }),
+    }
+}
+
 fn path_parameter(name: &str) -> Value {
-    let description = match name {
-        "sku" => "The product's SKU.",
-        "location" => "The location's code.",
-        "code" => "The customer's or price list's code.",
-        "id" => "The order's id.",
-        _ => "",
+    let mut codes = generator(Contract::Deserialize, true);
+    let (description, schema) = match name {
+        "sku" => ("The product's SKU.", of::<Code<64>>(&mut codes)),
+        "location" => ("The location's code.", of::<Code<32>>(&mut codes)),
+        "code" => (
+            "The customer's or price list's code.",
+            of::<Code<32>>(&mut codes),
+        ),
+        "id" => (
+            "The order's id.",
+            json_schema!({ "type": "string", "minLength": 1 }),
+        ),
+        _ => ("", json_schema!({ "type": "string", "minLength": 1 })),
     };
     json!({
         "name": name, "in": "path", "required": true, "description": description,
-        "schema": { "type": "string", "minLength": 1 }
+        "schema": schema
     })
 }
 

@@ -98,7 +98,8 @@ fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let out: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    if out.len() == parts {
+    // A key part never holds a control character; PostgreSQL refuses NUL in text outright.
+    if out.len() == parts && !out.iter().any(|p| p.chars().any(char::is_control)) {
         Ok(out)
     } else {
         Err(bad())
@@ -117,7 +118,13 @@ mod tests {
             cursor: Some(encode(&key)),
         };
         assert_eq!(q.cursor(2).unwrap(), Some(key));
-        for bad in ["zz", "abc", "é1", "00"] {
+        for bad in [
+            "zz",
+            "abc",
+            "é1",
+            "00",
+            &encode(&["a\u{0}".to_owned(), "b".to_owned()]),
+        ] {
             let q = PageQuery {
                 limit: None,
                 cursor: Some(bad.to_owned()),

@@ -91,6 +91,7 @@ async fn update(
 #[serde(deny_unknown_fields)]
 pub(crate) struct PriceQuery {
     /// Only the price of this SKU (one item, no paging).
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
     /// The quantity in base units to price (default 1).
     #[schemars(with = "Option<i64>", range(min = 1, max = 1_000_000_000))]

@@ -14,6 +14,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::{Event, EventFilter};
 
+use domain::ids::{LocationCode, Sku};
+use domain::validation;
+
+use super::param;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -51,23 +55,31 @@ pub(crate) struct EventQuery {
 }
 
 impl EventQuery {
-    fn filter(&self) -> EventFilter {
-        EventFilter {
-            types: self
-                .types
+    /// The filter, each part checked for the shape it has in events (so that no stray
+    /// byte reaches the database).
+    fn filter(&self) -> Result<EventFilter, AppError> {
+        let code = |field: &str, value: &Option<String>, max: usize| {
+            value
                 .as_deref()
-                .map(|t| {
-                    t.split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            location: self.location.clone(),
-            sku: self.sku.clone(),
-            customer: self.customer.clone(),
-        }
+                .map(|v| validation::code(field, v, max))
+                .transpose()
+                .map_err(|e| AppError::Validation(vec![e]))
+        };
+        let types = self
+            .types
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| param(|f, v| validation::code(f, v, 64), "types", t))
+            .collect::<Result<_, _>>()?;
+        Ok(EventFilter {
+            types,
+            location: code("location", &self.location, LocationCode::MAX_LEN)?,
+            sku: code("sku", &self.sku, Sku::MAX_LEN)?,
+            customer: code("customer", &self.customer, 32)?,
+        })
     }
 
     fn limit(&self) -> Result<i64, AppError> {
@@ -137,7 +149,7 @@ async fn page(
         .unwrap_or(0);
     let items = state
         .store
-        .events_after(after, &q.filter(), q.limit()?)
+        .events_after(after, &q.filter()?, q.limit()?)
         .await?;
     let next = items.last().map_or(after, |e| e.seq);
     Ok(Json(EventPage { items, next }))
@@ -158,7 +170,7 @@ async fn stream(
         (None, Some(after)) => seq("after", after)?,
         (None, None) => state.store.event_head().await?,
     };
-    let filter = q.filter();
+    let filter = q.filter()?;
     let wake = state.events.subscribe();
     let store = state.store.clone();
     let subscribed = Subscribed::new(state.metrics.clone());

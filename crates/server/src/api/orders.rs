@@ -78,6 +78,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     Ok(order::idempotency_key(text)?)
 }
 
+/// The `{id}` of an order route: an order id has the shape of a code (a UUID today), and
+/// anything else (a NUL byte, say) must not reach the database.
+fn order_id(id: &str) -> Result<&str, AppError> {
+    domain::validation::code("id", id, 64)
+        .map(|_| id)
+        .map_err(|e| AppError::Validation(vec![e]))
+}
+
 /// The version in `If-Match` (`3`, `"3"` or `W/"3"`), if sent.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
@@ -160,7 +168,7 @@ async fn reorder(
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
-    let old = state.store.get_order(&id).await?;
+    let old = state.store.get_order(order_id(&id)?).await?;
     // The request is "reorder this order", whatever the old order looks like by a retry.
     let hash = request_hash(format!("reorder:{}", old.id).as_bytes());
     place_input(&state, &caller, key, hash, &old.as_input()).await
@@ -173,7 +181,7 @@ async fn show(
 ) -> Result<OrderReply, AppError> {
     Ok(OrderReply(
         StatusCode::OK,
-        state.store.get_order(&id).await?,
+        state.store.get_order(order_id(&id)?).await?,
     ))
 }
 
@@ -181,6 +189,7 @@ async fn show(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Only this customer's orders.
+    #[schemars(with = "Option<domain::schema::Code<32>>")]
     customer: Option<String>,
     /// Only orders in this status.
     #[schemars(with = "Option<OrderStatus>")]
@@ -190,6 +199,7 @@ pub(crate) struct ListQuery {
     /// Placed before: RFC 3339 time, or a date (that whole day included).
     to: Option<String>,
     /// Only orders with a line of this SKU.
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
     /// Text search in the order number, customer and note (first 100 characters).
     q: Option<String>,
@@ -272,9 +282,16 @@ async fn list(
             .as_deref()
             .map(|s| param(Sku::parse, "sku", s))
             .transpose()?,
-        q: q.q
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| t.trim().chars().take(100).collect()),
+        q: match q.q.filter(|t| !t.trim().is_empty()) {
+            Some(t) if t.chars().any(char::is_control) => {
+                return Err(AppError::field(
+                    "q",
+                    "bad_character",
+                    "q contains a control character",
+                ));
+            }
+            t => t.map(|t| t.trim().chars().take(100).collect()),
+        },
     };
     let rows = state.store.list_orders(&filter, before, limit + 1).await?;
     let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
@@ -319,7 +336,7 @@ async fn act(
     };
     let order = state
         .store
-        .act_on_order(id, command, version, &caller.0.name, Utc::now())
+        .act_on_order(order_id(id)?, command, version, &caller.0.name, Utc::now())
         .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }
@@ -330,6 +347,7 @@ async fn act(
 #[schemars(rename = "ReasonInput")]
 pub(crate) struct Reason {
     /// 1 to 200 characters, kept in the order's timeline.
+    #[schemars(with = "Option<domain::schema::Text<200>>")]
     reason: Option<String>,
 }
 

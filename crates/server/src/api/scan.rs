@@ -21,6 +21,7 @@ pub(super) fn routes() -> Routes {
 pub(crate) struct ScanQuery {
     /// What the scanner read: a GTIN, a GS1 element string (with or without symbology
     /// identifier), a variable-measure EAN-13, or an EPC as hex or URI; 1 to 512 characters.
+    #[schemars(length(min = 1, max = 512))]
     code: String,
 }
 

@@ -81,8 +81,10 @@ async fn apply(
 #[serde(deny_unknown_fields)]
 pub(crate) struct LevelQuery {
     /// Only this location.
+    #[schemars(with = "Option<domain::schema::Code<32>>")]
     location: Option<String>,
     /// Only this SKU.
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
     /// Items per page, 1 to 500 (default 50).
     #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
