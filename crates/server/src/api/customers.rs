@@ -164,7 +164,7 @@ async fn prices(
 #[schemars(rename = "CustomerPricesInput")]
 pub(crate) struct Rules {
     /// The complete set of entries.
-    entries: Vec<PriceEntryInput>,
+    pub(crate) entries: Vec<PriceEntryInput>,
 }
 
 /// The prices agreed with one customer.

@@ -30,7 +30,7 @@ pub(super) fn routes() -> Routes {
 #[schemars(rename = "MovementBatch")]
 pub(crate) struct Batch {
     /// 1 to 1,000 movements.
-    movements: Vec<MovementInput>,
+    pub(crate) movements: Vec<MovementInput>,
 }
 
 /// What became of each movement of a batch, in input order.
