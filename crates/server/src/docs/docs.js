@@ -57,7 +57,7 @@ function typeOf(schema) {
       if (t === "array") {
         span.append(typeOf(schema.items), "[]");
       } else {
-        span.append(t + (schema.format ? " (" + schema.format + ")" : ""));
+        span.append(t + (schema.format && t !== "null" ? " (" + schema.format + ")" : ""));
       }
     });
   }
@@ -256,6 +256,7 @@ function tryIt(method, path, op) {
 
 function operationView(path, method, op) {
   const details = el("details", "op");
+  details.id = op.operationId;
   details.dataset.search = (method + " " + path + " " + op.operationId + " " + op.summary).toLowerCase();
   const secured = (op.security || []).length > 0;
   details.append(
