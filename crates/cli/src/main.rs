@@ -101,6 +101,11 @@ enum DbCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage users who log in with a password.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Recompute every level from the ledger and check every invariant.
     Verify {
         /// Print the report as JSON.
@@ -128,16 +133,82 @@ enum DbCommand {
     },
 }
 
+impl GrantArgs {
+    /// The grant, checked against its role.
+    fn grant(self) -> anyhow::Result<domain::auth::Grant> {
+        let role = self.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        let mut locations = Vec::new();
+        for l in &self.locations {
+            locations.push(
+                domain::ids::LocationCode::parse("--location", l)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            );
+        }
+        domain::auth::Grant {
+            role,
+            customer: self.customer,
+            locations,
+            scopes: self.scopes,
+        }
+        .validate()
+        .map_err(|errors| {
+            let text: Vec<String> = errors
+                .iter()
+                .map(|e| format!("--{}: {}", e.field, e.message))
+                .collect();
+            anyhow::anyhow!(text.join("; "))
+        })
+    }
+}
+
+/// A role and what it is bound to, as `token issue` and `user add` take them.
+#[derive(clap::Args)]
+struct GrantArgs {
+    /// admin, manager, staff, clerk, customer, integration or device.
+    #[arg(long)]
+    role: String,
+    /// The customer a `customer` acts for.
+    #[arg(long)]
+    customer: Option<String>,
+    /// A location a `staff`, `clerk` or `device` is bound to (repeat for several).
+    #[arg(long = "location")]
+    locations: Vec<String>,
+    /// A scope of an `integration` token, e.g. stock:write (repeat for several).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from the first line of stdin.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
+    /// List users: username, role, bindings, disabled.
+    List,
+    /// Disable a user and revoke its tokens.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+}
+
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Issue a new token and print it (alone) on stdout; only its hash is stored.
     Issue {
-        /// What the token may do: admin or manager.
-        #[arg(long)]
-        role: String,
         /// A label to recognise it by.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires_days: Option<i64>,
     },
     /// List tokens (never their secrets): id, name, role, issued, revoked.
     List,
@@ -215,8 +286,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Token {
-            command: TokenCommand::Issue { role, name },
-        } => ops::issue_token(store.as_ref(), &role, &name).await,
+            command:
+                TokenCommand::Issue {
+                    name,
+                    grant,
+                    expires_days,
+                },
+        } => ops::issue_token(store.as_ref(), &name, grant.grant()?, expires_days).await,
+        DbCommand::User {
+            command: UserCommand::Add { username, grant },
+        } => ops::add_user(store.as_ref(), &username, grant.grant()?).await,
+        DbCommand::User {
+            command: UserCommand::List,
+        } => ops::list_users(store.as_ref()).await,
+        DbCommand::User {
+            command: UserCommand::Disable { username },
+        } => ops::disable_user(store.as_ref(), &username).await,
         DbCommand::Token {
             command: TokenCommand::List,
         } => ops::list_tokens(store.as_ref()).await,

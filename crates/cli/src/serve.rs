@@ -32,10 +32,13 @@ pub(crate) async fn run(
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
     let app = build_app(AppState::new(store, default_location));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -458,7 +458,7 @@ pub enum Target<'a> {
         /// The order's customer.
         customer: &'a str,
         /// Where it is fulfilled.
-        location: &'a LocationCode,
+        location: &'a str,
     },
 }
 
@@ -474,6 +474,16 @@ pub enum Visible<'a> {
 }
 
 impl Principal {
+    fn at_location(&self, location: &str) -> Result<(), Denied> {
+        if self.grant.locations.iter().any(|l| l.as_str() == location) {
+            Ok(())
+        } else {
+            Err(Denied::Location {
+                location: location.to_owned(),
+            })
+        }
+    }
+
     /// How far this principal may do `action`, or why it may not at all.
     pub fn reach(&self, action: Action) -> Result<Reach, Denied> {
         let denied = || Denied::Action {
@@ -506,16 +516,8 @@ impl Principal {
     pub fn check(&self, action: Action, target: Target<'_>) -> Result<(), Denied> {
         match (self.reach(action)?, target) {
             (Reach::All, _) | (_, Target::Any) => Ok(()),
-            (Reach::Locations, Target::Location(location))
-            | (Reach::Locations, Target::Order { location, .. }) => {
-                if self.grant.locations.contains(location) {
-                    Ok(())
-                } else {
-                    Err(Denied::Location {
-                        location: location.to_string(),
-                    })
-                }
-            }
+            (Reach::Locations, Target::Location(location)) => self.at_location(location.as_str()),
+            (Reach::Locations, Target::Order { location, .. }) => self.at_location(location),
             (Reach::OwnCustomer, Target::Customer(customer))
             | (Reach::OwnCustomer, Target::Order { customer, .. }) => {
                 if self.grant.customer.as_deref() == Some(customer) {

@@ -6,6 +6,7 @@
 //! shape the answer; every failure becomes a problem+json response in [`error`].
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod extract;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
+pub mod login;
 pub mod metrics;
 pub mod page;
 
@@ -62,6 +64,7 @@ impl AppState {
 pub fn build_app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::observe,

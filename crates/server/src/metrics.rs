@@ -50,6 +50,7 @@ pub struct Metrics {
     orders_refused: Mutex<BTreeMap<&'static str, u64>>,
     movements: Mutex<BTreeMap<&'static str, u64>>,
     sse_subscribers: AtomicI64,
+    audit_failures: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,6 +65,11 @@ impl Metrics {
             .entry((method.to_owned(), route.to_owned(), status))
             .or_default()
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts an audit entry that could not be written.
+    pub fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a placed order.
@@ -130,6 +136,16 @@ impl Metrics {
             out,
             "stockbook_orders_placed_total {}",
             self.orders_placed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_audit_failures_total Audit entries that could not be written."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_audit_failures_total counter");
+        let _ = writeln!(
+            out,
+            "stockbook_audit_failures_total {}",
+            self.audit_failures.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

@@ -40,6 +40,8 @@ pub struct LevelFilter {
     pub location: Option<LocationCode>,
     /// Only this SKU.
     pub sku: Option<Sku>,
+    /// Only these locations (empty: all); how a caller bound to locations sees stock.
+    pub within: Vec<LocationCode>,
 }
 
 /// Counts of an all-or-nothing product import.

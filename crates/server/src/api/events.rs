@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use domain::auth::{Action, Denied, Visible};
 
 /// Most events in one page or one read of the stream.
 const MAX_PAGE: i64 = 1000;
@@ -42,8 +43,10 @@ struct EventQuery {
 }
 
 impl EventQuery {
-    fn filter(&self) -> EventFilter {
-        EventFilter {
+    /// The filter asked for, narrowed to what the caller may see: a customer only its own
+    /// orders' events, a caller bound to locations only theirs (and the catalog's).
+    fn filter(&self, caller: &Caller) -> Result<EventFilter, AppError> {
+        let mut filter = EventFilter {
             types: self
                 .types
                 .as_deref()
@@ -58,7 +61,29 @@ impl EventQuery {
             location: self.location.clone(),
             sku: self.sku.clone(),
             customer: self.customer.clone(),
+            within: Vec::new(),
+        };
+        match caller.visible(Action::EventsRead)? {
+            Visible::All => {}
+            Visible::Customer(own) => {
+                if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                    return Err(Denied::Customer.into());
+                }
+                filter.customer = Some(own.to_owned());
+            }
+            Visible::Locations(locations) => {
+                if let Some(asked) = &filter.location
+                    && !locations.iter().any(|l| l.as_str() == asked)
+                {
+                    return Err(Denied::Location {
+                        location: asked.clone(),
+                    }
+                    .into());
+                }
+                filter.within = locations.iter().map(ToString::to_string).collect();
+            }
         }
+        Ok(filter)
     }
 
     fn limit(&self) -> Result<i64, AppError> {
@@ -115,19 +140,17 @@ struct EventPage {
 /// Events after `after` (0: from the start), oldest first.
 async fn page(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<EventQuery>,
 ) -> Result<Json<EventPage>, AppError> {
+    let filter = q.filter(&caller)?;
     let after = q
         .after
         .as_deref()
         .map(|a| seq("after", a))
         .transpose()?
         .unwrap_or(0);
-    let items = state
-        .store
-        .events_after(after, &q.filter(), q.limit()?)
-        .await?;
+    let items = state.store.events_after(after, &filter, q.limit()?).await?;
     let next = items.last().map_or(after, |e| e.seq);
     Ok(Json(EventPage { items, next }))
 }
@@ -137,17 +160,17 @@ async fn page(
 /// else at the present.
 async fn stream(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     Query(q): Query<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let filter = q.filter(&caller)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let start = match (resume, q.after.as_deref()) {
         (Some(id), _) => seq("Last-Event-ID", id)?,
         (None, Some(after)) => seq("after", after)?,
         (None, None) => state.store.event_head().await?,
     };
-    let filter = q.filter();
     let wake = state.events.subscribe();
     let store = state.store.clone();
     let subscribed = Subscribed::new(state.metrics.clone());

@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, OptionalJson, Query};
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Target, Visible};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -120,6 +121,14 @@ async fn place_checked(
     input: &OrderInput,
 ) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
+    // Placing for another customer is refused outright (not hidden): the caller named it.
+    caller.0.check(
+        Action::OrdersPlace,
+        Target::Order {
+            customer: &order.customer,
+            location: order.location.as_str(),
+        },
+    )?;
     let meta = PlaceMeta {
         order_id: crate::ids::new_order_id()
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
@@ -156,7 +165,9 @@ async fn reorder(
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
+    caller.may(Action::OrdersPlace)?;
     let old = state.store.get_order(&id).await?;
+    caller.on_order(Action::OrdersRead, &old)?;
     // The request is "reorder this order", whatever the old order looks like by a retry.
     let hash = request_hash(format!("reorder:{}", old.id).as_bytes());
     place_input(&state, &caller, key, hash, &old.as_input()).await
@@ -164,13 +175,13 @@ async fn reorder(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    Ok(OrderReply(
-        StatusCode::OK,
-        state.store.get_order(&id).await?,
-    ))
+    caller.may(Action::OrdersRead)?;
+    let order = state.store.get_order(&id).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    Ok(OrderReply(StatusCode::OK, order))
 }
 
 #[derive(Deserialize)]
@@ -187,7 +198,7 @@ struct ListQuery {
 }
 
 /// A time bound: RFC 3339, or a date (`to=` a date includes that whole day).
-fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
+pub(super) fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -215,9 +226,10 @@ struct OrderPage {
 /// Orders, newest first, filtered.
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<OrderPage>, AppError> {
+    let visible = caller.visible(Action::OrdersRead)?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -233,7 +245,7 @@ async fn list(
         })?),
         None => None,
     };
-    let filter = OrderFilter {
+    let mut filter = OrderFilter {
         customer: q
             .customer
             .as_deref()
@@ -258,7 +270,21 @@ async fn list(
         q: q.q
             .filter(|t| !t.trim().is_empty())
             .map(|t| t.trim().chars().take(100).collect()),
+        within: Vec::new(),
     };
+    match visible {
+        Visible::All => {}
+        Visible::Locations(locations) => filter.within = locations.to_vec(),
+        Visible::Customer(own) => {
+            if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(Json(OrderPage {
+                    items: Vec::new(),
+                    next: None,
+                }));
+            }
+            filter.customer = Some(own.to_owned());
+        }
+    }
     let rows = state.store.list_orders(&filter, before, limit + 1).await?;
     let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
     Ok(Json(OrderPage {
@@ -282,7 +308,7 @@ async fn edit(
         &caller,
         &headers,
         &id,
-        OrderCommand::Edit(patch),
+        (Action::OrdersChange, OrderCommand::Edit(patch)),
         Some(version),
     )
     .await
@@ -293,16 +319,20 @@ async fn act(
     caller: &Caller,
     headers: &HeaderMap,
     id: &str,
-    command: OrderCommand,
+    (action, command): (Action, OrderCommand),
     version: Option<i64>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(action)?;
+    let order = state.store.get_order(id).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    caller.on_order(action, &order)?;
     let version = match version {
         Some(v) => Some(v),
         None => if_match(headers)?,
     };
     let order = state
         .store
-        .act_on_order(id, command, version, &caller.0.actor, Utc::now())
+        .act_on_order(&order.id, command, version, &caller.0.actor, Utc::now())
         .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }
@@ -326,7 +356,8 @@ async fn approve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
+    let command = (Action::OrdersReview, OrderCommand::Approve);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 /// The actions that take an optional `{"reason"}`: `reject` and `cancel` release the
@@ -338,13 +369,14 @@ async fn with_reason(
     Path((id, action)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    let command: fn(Option<String>) -> OrderCommand = match action.as_str() {
-        "reject" => OrderCommand::Reject,
-        "cancel" => OrderCommand::Cancel,
-        "close" => OrderCommand::Close,
+    let (action, command): (Action, fn(Option<String>) -> OrderCommand) = match action.as_str() {
+        "reject" => (Action::OrdersReview, OrderCommand::Reject),
+        "cancel" => (Action::OrdersChange, OrderCommand::Cancel),
+        "close" => (Action::OrdersFulfil, OrderCommand::Close),
         _ => return Err(AppError::NotFound("no such route".to_owned())),
     };
-    act(&state, &caller, &headers, &id, command(reason(body)?), None).await
+    let command = (action, command(reason(body)?));
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn ship(
@@ -359,7 +391,7 @@ async fn ship(
         &caller,
         &headers,
         &id,
-        OrderCommand::Ship(input.validate()?),
+        (Action::OrdersFulfil, OrderCommand::Ship(input.validate()?)),
         None,
     )
     .await
@@ -371,7 +403,8 @@ async fn deliver(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Deliver, None).await
+    let command = (Action::OrdersFulfil, OrderCommand::Deliver);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn take_back(
@@ -386,7 +419,10 @@ async fn take_back(
         &caller,
         &headers,
         &id,
-        OrderCommand::Return(input.validate()?),
+        (
+            Action::OrdersFulfil,
+            OrderCommand::Return(input.validate()?),
+        ),
         None,
     )
     .await

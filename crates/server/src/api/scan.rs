@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use domain::auth::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/scan", get(scan))
@@ -45,9 +46,10 @@ fn looks_like_epc(code: &str) -> bool {
 /// error: the scan happened, the code is just not valid.
 async fn scan(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ScanQuery>,
 ) -> Result<Json<Value>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let code = q.code.trim();
     if code.is_empty() || code.len() > 512 {
         return Err(AppError::field(

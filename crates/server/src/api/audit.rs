@@ -1,0 +1,79 @@
+//! `/audit`: the audit trail, for admins only.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::auth::Action;
+use serde::Deserialize;
+use store::{AuditEntry, AuditFilter};
+
+use super::orders::bound;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::extract::Query;
+use crate::page::{Page, PageQuery};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/audit", get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    actor: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Entries oldest first: `?actor=` exactly, `?target=` a path prefix, `?from=&to=` times
+/// (RFC 3339 or dates).
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, AppError> {
+    caller.may(Action::AuditRead)?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let limit = page.limit()?;
+    let after = match page.cursor(1)? {
+        Some(key) => Some(key[0].parse::<i64>().map_err(|_| {
+            AppError::field(
+                "cursor",
+                "bad_cursor",
+                "cursor is not one this API returned",
+            )
+        })?),
+        None => None,
+    };
+    let short = |field: &str, v: Option<String>| -> Result<Option<String>, AppError> {
+        match v {
+            Some(v) if v.len() > 500 => Err(AppError::field(
+                field,
+                "too_long",
+                format!("{field} is at most 500 characters"),
+            )),
+            other => Ok(other.filter(|v| !v.is_empty())),
+        }
+    };
+    let filter = AuditFilter {
+        actor: short("actor", q.actor)?,
+        target: short("target", q.target)?,
+        from: q
+            .from
+            .as_deref()
+            .map(|t| bound("from", t, false))
+            .transpose()?,
+        to: q.to.as_deref().map(|t| bound("to", t, true)).transpose()?,
+    };
+    let items = state.store.list_audit(&filter, after, limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |e| {
+        vec![e.audit_id.to_string()]
+    })))
+}
