@@ -301,6 +301,7 @@ async fn edit(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<OrderPatchInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersChange)?;
     let version = if_match(&headers)?.ok_or(AppError::PreconditionRequired)?;
     let patch = input.validate()?;
     act(
@@ -386,6 +387,7 @@ async fn ship(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ShipInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,
@@ -414,6 +416,7 @@ async fn take_back(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ReturnInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,

@@ -135,6 +135,39 @@ impl TestApp {
         }
     }
 
+    /// Sends a JSON request with `token` and extra headers.
+    pub async fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.request(method, path, body, Some(token), "application/json", headers)
+            .await
+    }
+
+    /// The status of a request whose body is not read (an endless stream, say).
+    pub async fn status_of(&self, method: &str, path: &str, token: &str) -> StatusCode {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.app.clone().oneshot(request).await.unwrap().status()
+    }
+
+    /// Issues a token with this grant straight in the store.
+    pub async fn token_for(&self, grant: domain::auth::Grant) -> String {
+        let name = format!("{}-token", grant.role);
+        server::auth::issue_token(self.db.store.as_ref(), &name, grant, None, None)
+            .await
+            .unwrap()
+            .0
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None, Some(&self.token), "").await
     }
@@ -161,7 +194,6 @@ impl TestApp {
         .await
     }
 
-    /// Everything in the database, to prove a request changed nothing.
     /// Everything in the database but the audit trail, which records refused requests too.
     pub async fn snapshot(&self) -> Vec<BackupRecord> {
         let mut records = store::export_all(self.db.store.as_ref()).await.unwrap();

@@ -15,8 +15,10 @@ mod events;
 mod hardening;
 mod helpers;
 mod orders;
+mod permissions;
 mod scan;
 mod stock;
+mod users;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
 #[macro_export]
