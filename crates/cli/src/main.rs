@@ -10,8 +10,8 @@ mod codes;
 mod import;
 mod ops;
 mod serve;
+mod tls;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -83,17 +83,7 @@ enum EpcCommand {
 #[derive(Subcommand)]
 enum DbCommand {
     /// Run the HTTP API.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Load demo data into an empty database and print an admin token.
-        #[arg(long)]
-        demo: bool,
-        /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
-        #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
-        default_location: Option<String>,
-    },
+    Serve(serve::ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Manage API tokens.
@@ -276,11 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let store = open(&cli.db).await?;
     match command {
-        DbCommand::Serve {
-            listen,
-            demo,
-            default_location,
-        } => serve::run(store, &cli.db, listen, demo, default_location).await,
+        DbCommand::Serve(args) => serve::run(store, &cli.db, args).await,
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

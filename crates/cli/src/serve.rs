@@ -9,13 +9,51 @@ use anyhow::Context;
 use server::{AppState, build_app};
 use store::Store;
 
+/// What `stockbook serve` takes.
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load demo data into an empty database and print an admin token.
+    #[arg(long)]
+    demo: bool,
+    /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
+    #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
+    default_location: Option<String>,
+    /// Requests per second allowed per token, in bursts of twice that (0: unlimited).
+    #[arg(long, env = "STOCKBOOK_RATE_LIMIT", default_value_t = 1000)]
+    rate_limit: u32,
+    /// A browser origin allowed to call the API, e.g. https://portal.example.com (repeat
+    /// for several; `*` for any).
+    #[arg(
+        long = "cors-origin",
+        env = "STOCKBOOK_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "STOCKBOOK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "STOCKBOOK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
 pub(crate) async fn run(
     store: Arc<dyn Store>,
     db: &str,
-    listen: SocketAddr,
-    demo: bool,
-    default_location: Option<String>,
+    args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
+    let ServeArgs {
+        listen,
+        demo,
+        default_location,
+        rate_limit,
+        cors_origins,
+        tls_cert,
+        tls_key,
+    } = args;
     if demo {
         demo_data(store.as_ref(), db).await?;
     }
@@ -30,15 +68,30 @@ pub(crate) async fn run(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
-    let app = build_app(AppState::new(store, default_location));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("serving HTTP")?;
+    let scheme = if tls_cert.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, backend = store.backend(), "Stockbook is serving");
+    let state = AppState::new(store, default_location)
+        .with_rate_limit(rate_limit)
+        .with_cors(cors_origins);
+    let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
+    match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            use axum::serve::ListenerExt;
+            let listener =
+                crate::tls::TlsListener::new(listener, crate::tls::acceptor(&cert, &key)?)
+                    .tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .context("serving HTTPS")?;
+        }
+        _ => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .context("serving HTTP")?;
+        }
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -198,6 +198,7 @@ impl FromRequestParts<AppState> for Caller {
             .lookup(state.store.as_ref(), &hash_token(secret))
             .await?
             .ok_or(AppError::Unauthorized)?;
+        state.limits.take(token.token_id)?;
         let principal = token.principal();
         if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
             slot.set(&principal);

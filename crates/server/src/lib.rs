@@ -14,6 +14,7 @@ pub mod extract;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
+pub mod limits;
 pub mod login;
 pub mod metrics;
 pub mod page;
@@ -44,6 +45,10 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Per-token request budgets (unlimited unless set).
+    pub limits: Arc<limits::RateLimiter>,
+    /// Browser origins allowed to call the API (none unless set).
+    pub cors: Arc<limits::Cors>,
 }
 
 impl AppState {
@@ -56,7 +61,23 @@ impl AppState {
             events,
             tokens: Arc::default(),
             metrics: Arc::default(),
+            limits: Arc::default(),
+            cors: Arc::default(),
         }
+    }
+
+    /// Limits each token to `per_second` requests a second (0: unlimited).
+    #[must_use]
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        self.limits = Arc::new(limits::RateLimiter::new(per_second));
+        self
+    }
+
+    /// Lets browsers on these origins call the API (`*`: any).
+    #[must_use]
+    pub fn with_cors(mut self, origins: Vec<String>) -> Self {
+        self.cors = Arc::new(limits::Cors::new(origins));
+        self
     }
 }
 
@@ -77,6 +98,7 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             poke_after_writes,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::cors))
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(hardening::protect))
         .with_state(state)
