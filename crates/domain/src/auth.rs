@@ -314,6 +314,34 @@ pub fn permission(role: Role, action: Action) -> Option<Reach> {
     }
 }
 
+/// The permission table as Markdown, one row per action, one column per role: `all`,
+/// `own locations`, `own customer`, a scope name for integrations, or `—`. The same text
+/// is in `docs/security.md`; a test keeps them equal.
+pub fn permission_table_markdown() -> String {
+    let mut out = String::from("| action |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| {action} |"));
+        for role in Role::ALL {
+            let cell = match (role, permission(role, action)) {
+                (_, None) => "—".to_owned(),
+                (Role::Integration, Some(_)) => format!("`{}`", action.scope().unwrap_or_default()),
+                (_, Some(Reach::All)) => "all".to_owned(),
+                (_, Some(Reach::Locations)) => "own locations".to_owned(),
+                (_, Some(Reach::OwnCustomer)) => "own customer".to_owned(),
+            };
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// What a user or token is allowed: a role and what it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
@@ -633,6 +661,20 @@ mod tests {
             "customer"
         );
         assert!(Grant::role(Role::Manager).validate().is_ok());
+    }
+
+    #[test]
+    fn the_documented_permission_table_is_the_one_in_code() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/security.md"
+        ))
+        .unwrap();
+        let table = permission_table_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/security.md must contain the table in code:\n{table}"
+        );
     }
 
     #[test]
