@@ -13,6 +13,7 @@
 //! {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
 //! {"type":"order", …} {"type":"idempotency_key", …}
+//! {"type":"event", …} {"type":"sink_cursor", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -106,6 +107,15 @@ pub enum BackupRecord {
     Event {
         /// The event.
         event: crate::events::Event,
+    },
+    /// A broker sink's cursor (its lease is not kept: a restored sink is free).
+    SinkCursor {
+        /// The sink's name.
+        sink: String,
+        /// `amqp` or `nats`.
+        kind: String,
+        /// The last `seq` its broker confirmed.
+        cursor: i64,
     },
     /// The last line: how many records came before it.
     End {
