@@ -15,6 +15,7 @@ pub mod hub;
 pub mod ids;
 pub mod metrics;
 pub mod page;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// This process's broker relays and inbound consumers.
+    pub sinks: Arc<sync::Sinks>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             events,
             tokens: Arc::default(),
             metrics: Arc::default(),
+            sinks: Arc::default(),
         }
     }
 }

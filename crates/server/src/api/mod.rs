@@ -7,6 +7,7 @@ mod locations;
 mod orders;
 mod products;
 mod scan;
+mod sinks;
 mod stock;
 
 use axum::Router;
@@ -26,7 +27,8 @@ pub fn router() -> Router<AppState> {
             .merge(customers::router())
             .merge(orders::router())
             .merge(events::router())
-            .merge(scan::router()),
+            .merge(scan::router())
+            .merge(sinks::router()),
     )
 }
 
