@@ -102,6 +102,8 @@ impl BrokerConfig {
 pub struct LocalSink {
     /// `amqp` or `nats`.
     pub kind: String,
+    /// This process's lease holder id (what `holder` shows while it publishes).
+    pub holder: String,
     /// Events this process published (and the broker confirmed).
     pub published: u64,
     /// Failures this process met (connection, publish, confirmation).
@@ -117,7 +119,6 @@ pub struct LocalSink {
 pub struct Sinks {
     local: Mutex<BTreeMap<String, LocalSink>>,
     inbound: Mutex<BTreeMap<(String, &'static str), u64>>,
-    holder: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -125,8 +126,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Sinks {
-    fn register(&self, sink: &str, kind: &str) {
-        lock(&self.local).entry(sink.to_owned()).or_default().kind = kind.to_owned();
+    fn register(&self, sink: &str, kind: &str, holder: &str) {
+        let mut local = lock(&self.local);
+        let entry = local.entry(sink.to_owned()).or_default();
+        entry.kind = kind.to_owned();
+        entry.holder = holder.to_owned();
     }
 
     fn update(&self, sink: &str, change: impl FnOnce(&mut LocalSink)) {
@@ -136,11 +140,6 @@ impl Sinks {
     /// This process's counters of `sink`, if it runs a relay for it.
     pub fn local(&self, sink: &str) -> Option<LocalSink> {
         lock(&self.local).get(sink).cloned()
-    }
-
-    /// The lease holder id of this process's relays, once started.
-    pub fn holder(&self) -> Option<String> {
-        lock(&self.holder).clone()
     }
 
     fn inbound(&self, queue: &str, outcome: &'static str) {
@@ -314,7 +313,6 @@ fn holder_id() -> String {
 pub fn start(state: &AppState, config: &BrokerConfig) -> Running {
     let (stop, stopped) = watch::channel(false);
     let holder = holder_id();
-    *lock(&state.sinks.holder) = Some(holder.clone());
     let ctx = relay::RelayContext {
         store: state.store.clone(),
         hub: state.events.clone(),

@@ -60,7 +60,7 @@ pub(crate) struct RelayContext {
     pub lease: Duration,
 }
 
-/// Waits with exponential backoff (with jitter) after failures: 200 ms doubling to 5 s.
+/// Waits with exponential backoff (with jitter) after failures: 200 ms doubling to 2 s.
 pub(crate) struct Backoff(u32);
 
 impl Backoff {
@@ -72,7 +72,7 @@ impl Backoff {
         let base = 200u64 << self.0.min(5);
         self.0 += 1;
         let jitter = u64::from(chrono::Utc::now().timestamp_subsec_millis()) % (base / 4 + 1);
-        Duration::from_millis(base.min(5000) + jitter)
+        Duration::from_millis(base.min(2000) + jitter)
     }
 
     pub(crate) fn reset(&mut self) {
@@ -105,7 +105,7 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let (sink, kind) = (connector.name(), connector.kind());
-    ctx.sinks.register(&sink, kind);
+    ctx.sinks.register(&sink, kind, &ctx.holder);
     let ttl_ms = i64::try_from(ctx.lease.as_millis()).unwrap_or(i64::MAX);
     let mut backoff = Backoff::new();
     loop {
@@ -217,6 +217,7 @@ async fn publish_from(
             return Ended::Stopped;
         }
         wake.borrow_and_update();
+        let read_at = Instant::now();
         let events = match ctx
             .store
             .events_after(cursor, &EventFilter::default(), PAGE)
@@ -251,7 +252,9 @@ async fn publish_from(
             }
             continue;
         }
+        let publish_at = Instant::now();
         let (confirmed, error) = publish_page(publisher, &events).await;
+        tracing::debug!(%sink, events = events.len(), read_ms = (publish_at - read_at).as_millis() as u64, publish_ms = publish_at.elapsed().as_millis() as u64, "relay page");
         if confirmed > cursor {
             let count = events.iter().take_while(|e| e.seq <= confirmed).count() as u64;
             match ctx
