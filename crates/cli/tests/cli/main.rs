@@ -11,5 +11,6 @@ mod brokers;
 mod crash;
 mod events;
 mod helpers;
+mod inbound;
 mod operations;
 mod relay;
