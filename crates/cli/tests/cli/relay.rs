@@ -15,6 +15,7 @@ use crate::brokers::{
     wait_caught_up,
 };
 use crate::helpers::{Client, Server, issue_token};
+use server::sync::jetstream;
 
 /// 100 batches of 100 movements: 10,000 `stock.changed` events.
 const BATCHES: usize = 100;
@@ -377,4 +378,41 @@ async fn two_nodes_on_one_postgres_publish_each_event_once_and_fail_over() {
     drop(survivor);
     amqp_cleanup(&amqp, Some(&exchange), &[&queue]).await;
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn jetstream_stores_a_republished_event_id_once() {
+    let Some(nats) = url("STOCKBOOK_TEST_NATS", "jetstream de-duplication") else {
+        return;
+    };
+    let (stream, prefix) = (unique("SB_D"), unique("sbd"));
+    let client = server::sync::nats::Client::connect(&nats).await.unwrap();
+    let info = jetstream::ensure_stream(&client, &stream, &format!("{prefix}.>"))
+        .await
+        .unwrap();
+    assert_eq!(info["config"]["duplicate_window"], 120_000_000_000u64);
+    // Ensuring again finds the stream as it is.
+    jetstream::ensure_stream(&client, &stream, &format!("{prefix}.>"))
+        .await
+        .unwrap();
+    let subject = format!("{prefix}.stock.changed.WH.A");
+    let mut stored = Vec::new();
+    for _ in 0..2 {
+        let reply = client
+            .request(&subject, &[("Nats-Msg-Id", "stock:m1")], b"{}")
+            .unwrap()
+            .await
+            .unwrap();
+        stored.push(jetstream::pub_ack(&reply).unwrap());
+    }
+    assert_eq!(stored, [true, false], "the second is a duplicate");
+    assert_eq!(nats_stream_messages(&nats, &stream).await, 1);
+    // A subject no stream captures is refused, not lost silently.
+    let reply = client
+        .request(&format!("{}.x", unique("nostream")), &[], b"{}")
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(jetstream::pub_ack(&reply).is_err());
+    nats_delete_stream(&nats, &stream).await;
 }

@@ -215,7 +215,14 @@ pub async fn render_metrics(state: &AppState, out: &mut String) {
             Vec::new()
         }
     };
-    let series: [(&str, &str, &str, fn(&SinkStatus) -> String); 6] = [
+    /// Name, type, help, and the value of one sink.
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&SinkStatus) -> String,
+    );
+    let series: [Series; 6] = [
         (
             "stockbook_sink_lag_events",
             "gauge",

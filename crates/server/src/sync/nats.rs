@@ -143,8 +143,11 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(ServerOp, usize)>, NatsError> 
     }
 }
 
+/// A status code (if any) and the headers, in order.
+type HeaderBlock = (Option<u16>, Vec<(String, String)>);
+
 /// Parses a header block: `NATS/1.0[ status[ description]]` then `Name: value` lines.
-fn parse_headers(block: &[u8]) -> Result<(Option<u16>, Vec<(String, String)>), NatsError> {
+fn parse_headers(block: &[u8]) -> Result<HeaderBlock, NatsError> {
     let text = std::str::from_utf8(block).map_err(|_| err("headers are not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or_default();

@@ -16,6 +16,7 @@ mod hardening;
 mod helpers;
 mod orders;
 mod scan;
+mod sinks;
 mod stock;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
