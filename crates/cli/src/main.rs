@@ -83,7 +83,7 @@ enum EpcCommand {
 #[derive(Subcommand)]
 enum DbCommand {
     /// Run the HTTP API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Manage API tokens.
@@ -266,7 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let store = open(&cli.db).await?;
     match command {
-        DbCommand::Serve(args) => serve::run(store, &cli.db, args).await,
+        DbCommand::Serve(args) => serve::run(store, &cli.db, *args).await,
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

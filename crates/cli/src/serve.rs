@@ -1,4 +1,5 @@
-//! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight.
+//! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight,
+//! with the broker relays and the inbound queue consumer its flags ask for.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +39,75 @@ pub(crate) struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "STOCKBOOK_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    brokers: BrokerArgs,
+}
+
+/// Brokers to relay events to and take movements from (docs/brokers.md).
+#[derive(clap::Args)]
+pub(crate) struct BrokerArgs {
+    /// Publish every event to RabbitMQ at this URL (amqp://user:pass@host:5672/%2f).
+    #[arg(long, env = "STOCKBOOK_AMQP", value_name = "URL")]
+    amqp: Option<String>,
+    /// The durable topic exchange events are published to.
+    #[arg(
+        long,
+        env = "STOCKBOOK_AMQP_EXCHANGE",
+        default_value = "stockbook",
+        value_name = "NAME"
+    )]
+    amqp_exchange: String,
+    /// Apply movement batches from this RabbitMQ queue (dead letters go to NAME.dlq).
+    #[arg(
+        long,
+        env = "STOCKBOOK_AMQP_INBOUND_QUEUE",
+        value_name = "NAME",
+        requires = "amqp"
+    )]
+    amqp_inbound_queue: Option<String>,
+    /// Publish every event to NATS JetStream at this URL (nats://host:4222).
+    #[arg(long, env = "STOCKBOOK_NATS", value_name = "URL")]
+    nats: Option<String>,
+    /// The JetStream stream that stores the events (created when missing).
+    #[arg(
+        long,
+        env = "STOCKBOOK_NATS_STREAM",
+        default_value = "STOCKBOOK",
+        value_name = "NAME"
+    )]
+    nats_stream: String,
+    /// The first token of every NATS subject.
+    #[arg(
+        long,
+        env = "STOCKBOOK_NATS_SUBJECT_PREFIX",
+        default_value = "stockbook",
+        value_name = "PREFIX"
+    )]
+    nats_subject_prefix: String,
+    /// Seconds a node's relay lease lasts unrenewed; another node takes over after it.
+    #[arg(
+        long,
+        env = "STOCKBOOK_RELAY_LEASE_SECS",
+        default_value_t = 15,
+        value_name = "SECONDS"
+    )]
+    relay_lease_secs: u64,
+}
+
+impl BrokerArgs {
+    fn config(self) -> anyhow::Result<server::sync::BrokerConfig> {
+        let config = server::sync::BrokerConfig {
+            amqp: self.amqp,
+            amqp_exchange: self.amqp_exchange,
+            amqp_inbound_queue: self.amqp_inbound_queue,
+            nats: self.nats,
+            nats_stream: self.nats_stream,
+            nats_subject_prefix: self.nats_subject_prefix,
+            lease: std::time::Duration::from_secs(self.relay_lease_secs),
+        };
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
 }
 
 pub(crate) async fn run(
@@ -53,7 +123,9 @@ pub(crate) async fn run(
         cors_origins,
         tls_cert,
         tls_key,
+        brokers,
     } = args;
+    let brokers = brokers.config()?;
     if demo {
         demo_data(store.as_ref(), db).await?;
     }
@@ -73,8 +145,9 @@ pub(crate) async fn run(
     let state = AppState::new(store, default_location)
         .with_rate_limit(rate_limit)
         .with_cors(cors_origins);
+    let relays = server::sync::start(&state, &brokers);
     let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
-    match (tls_cert, tls_key) {
+    let served = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {
             use axum::serve::ListenerExt;
             let listener =
@@ -83,15 +156,16 @@ pub(crate) async fn run(
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown())
                 .await
-                .context("serving HTTPS")?;
+                .context("serving HTTPS")
         }
-        _ => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown())
-                .await
-                .context("serving HTTP")?;
-        }
-    }
+        _ => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("serving HTTP"),
+    };
+    // Give the relays' leases up, so another node takes over at once.
+    relays.stop().await;
+    served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

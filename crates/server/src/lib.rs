@@ -18,6 +18,7 @@ pub mod limits;
 pub mod login;
 pub mod metrics;
 pub mod page;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub limits: Arc<limits::RateLimiter>,
     /// Browser origins allowed to call the API (none unless set).
     pub cors: Arc<limits::Cors>,
+    /// This process's broker relays and inbound consumers.
+    pub sinks: Arc<sync::Sinks>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             metrics: Arc::default(),
             limits: Arc::default(),
             cors: Arc::default(),
+            sinks: Arc::default(),
         }
     }
 

@@ -207,11 +207,9 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 /// `GET /metrics` (no token: scrape it from the internal network only).
 pub async fn expose(State(state): State<AppState>) -> Response {
     let head = state.store.event_head().await.unwrap_or(-1);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(head),
-    )
-        .into_response()
+    let mut text = state.metrics.render(head);
+    crate::sync::render_metrics(&state, &mut text).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[cfg(test)]

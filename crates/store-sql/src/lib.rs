@@ -18,6 +18,7 @@ mod ops;
 mod orders;
 pub mod postgres;
 mod rows;
+mod sinks;
 pub mod sqlite;
 mod stock;
 mod store_impl;

@@ -278,6 +278,20 @@ where
                 )?;
             }
         }
+        let sinks: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT sink, kind, last_seq FROM relay_sinks ORDER BY sink")
+                .fetch_all(&mut **tx)
+                .await?;
+        for (name, kind, cursor) in sinks {
+            write(
+                sink,
+                BackupRecord::SinkCursor {
+                    sink: name,
+                    kind,
+                    cursor,
+                },
+            )?;
+        }
         Ok(())
     }
 
@@ -423,6 +437,19 @@ where
                     .await?;
             }
             BackupRecord::Event { event } => Self::restore_event(tx, &event).await?,
+            BackupRecord::SinkCursor { sink, kind, cursor } => {
+                // A relay may have registered the sink before the restore: the backup wins.
+                sqlx::query(
+                    "INSERT INTO relay_sinks (sink, kind, last_seq, lease_until, updated_at) VALUES ($1, $2, $3, 0, $4) \
+                     ON CONFLICT (sink) DO UPDATE SET kind = $2, last_seq = $3, holder = NULL, lease_until = 0",
+                )
+                .bind(sink)
+                .bind(kind)
+                .bind(cursor)
+                .bind(crate::core::now())
+                .execute(&mut **tx)
+                .await?;
+            }
             BackupRecord::End { .. } => {}
         }
         Ok(())

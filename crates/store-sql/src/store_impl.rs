@@ -13,7 +13,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
     AuditEntry, AuditFilter, Event, EventFilter, ExportSink, ImportSummary, LevelFilter,
     LoginRecord, NewAudit, NewToken, NewUser, OrderCommand, PlaceMeta, Placed, Quote,
-    RestoreSource, Store, StoreError, TokenInfo, User, VerifyReport,
+    RestoreSource, SinkState, Store, StoreError, TokenInfo, User, VerifyReport,
 };
 
 use crate::core::{Core, Dialect, map_sql};
@@ -287,5 +287,44 @@ where
 
     async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64, StoreError> {
         Core::restore(self, source).await
+    }
+
+    // --- Broker relays: sink cursors and leases ---
+
+    async fn acquire_sink(
+        &self,
+        sink: &str,
+        kind: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<SinkState>, StoreError> {
+        Core::acquire_sink(self, sink, kind, holder, ttl_ms).await
+    }
+
+    async fn advance_sink(
+        &self,
+        sink: &str,
+        holder: &str,
+        cursor: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        Core::advance_sink(self, sink, holder, cursor, ttl_ms).await
+    }
+
+    async fn record_sink_error(
+        &self,
+        sink: &str,
+        holder: &str,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        Core::record_sink_error(self, sink, holder, error).await
+    }
+
+    async fn release_sink(&self, sink: &str, holder: &str) -> Result<(), StoreError> {
+        Core::release_sink(self, sink, holder).await
+    }
+
+    async fn list_sinks(&self) -> Result<Vec<SinkState>, StoreError> {
+        Core::list_sinks(self).await
     }
 }

@@ -12,7 +12,8 @@
 //! {"type":"movement", …}
 //! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
-//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"order", …} {"type":"idempotency_key", …}
+//! {"type":"event", …} {"type":"sink_cursor", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -126,6 +127,15 @@ pub enum BackupRecord {
     },
     /// An entry of the audit trail, with its place in the hash chain.
     Audit(crate::auth::AuditEntry),
+    /// A broker sink's cursor (its lease is not kept: a restored sink is free).
+    SinkCursor {
+        /// The sink's name.
+        sink: String,
+        /// `amqp` or `nats`.
+        kind: String,
+        /// The last `seq` its broker confirmed.
+        cursor: i64,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod conformance;
 mod error;
 pub mod events;
+pub mod sinks;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -29,6 +30,7 @@ pub use auth::{
 pub use backup::BackupRecord;
 pub use error::StoreError;
 pub use events::{Event, EventFilter, NewEvent};
+pub use sinks::SinkState;
 
 /// Result of a storage operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -318,6 +320,34 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a snapshot into this (empty) database in one transaction; `Conflict` when the
     /// database already holds data.
     async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64>;
+
+    // --- Broker relays: sink cursors and leases (docs/decisions/0007-broker-relay.md) ---
+
+    /// Takes or renews the lease of `sink` for `holder` for `ttl_ms` milliseconds (creating
+    /// the sink at cursor 0 when new) and returns its state; `None` while another holder's
+    /// lease is live. Expiry is judged on the database's clock.
+    async fn acquire_sink(
+        &self,
+        sink: &str,
+        kind: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<SinkState>>;
+    /// Moves the cursor of `sink` forward to `cursor` (never back) and renews the lease;
+    /// false, changing nothing, when `holder` no longer holds it.
+    async fn advance_sink(
+        &self,
+        sink: &str,
+        holder: &str,
+        cursor: i64,
+        ttl_ms: i64,
+    ) -> Result<bool>;
+    /// Records the last error of `sink` (for operators); false when `holder` lost the lease.
+    async fn record_sink_error(&self, sink: &str, holder: &str, error: &str) -> Result<bool>;
+    /// Gives the lease up at once (on shutdown), so another node takes over without waiting.
+    async fn release_sink(&self, sink: &str, holder: &str) -> Result<()>;
+    /// Every sink, by name.
+    async fn list_sinks(&self) -> Result<Vec<SinkState>>;
 }
 
 /// Everything in `store`, in export order, collected in memory: for tests that compare

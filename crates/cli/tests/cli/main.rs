@@ -5,9 +5,13 @@
     clippy::unwrap_used,
     reason = "test helpers: a failed step is a failed test"
 )]
+#![expect(clippy::print_stdout, reason = "tests print the figures they measure")]
 
+mod brokers;
 mod crash;
 mod events;
 mod helpers;
+mod inbound;
 mod operations;
+mod relay;
 mod security;

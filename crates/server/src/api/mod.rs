@@ -8,6 +8,7 @@ mod locations;
 mod orders;
 mod products;
 mod scan;
+mod sinks;
 mod stock;
 mod users;
 
@@ -30,7 +31,8 @@ pub fn router() -> Router<AppState> {
             .merge(events::router())
             .merge(scan::router())
             .merge(users::router())
-            .merge(audit::router()),
+            .merge(audit::router())
+            .merge(sinks::router()),
     )
 }
 

@@ -764,6 +764,7 @@ async fn requests_without_a_valid_token_are_refused(app: &TestApp) {
             ("GET", "/api/v1/products"),
             ("POST", "/api/v1/stock/movements"),
             ("GET", "/api/v1/stock/WH/A"),
+            ("GET", "/api/v1/sinks"),
         ] {
             let reply = app
                 .send(

@@ -17,6 +17,7 @@ mod helpers;
 mod orders;
 mod permissions;
 mod scan;
+mod sinks;
 mod stock;
 mod users;
 

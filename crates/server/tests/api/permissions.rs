@@ -270,6 +270,7 @@ async fn every_route_answers_every_role_as_the_rules_say(app: &TestApp) {
         case("GET", "/api/v1/tokens", None, "A"),
         case("POST", &format!("/api/v1/tokens/{spare}/revoke"), None, "A"),
         case("GET", "/api/v1/audit", None, "A"),
+        case("GET", "/api/v1/sinks", None, "AM"),
     ];
 
     let mut tokens = Vec::new();

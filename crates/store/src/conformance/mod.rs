@@ -12,10 +12,12 @@
 mod auth;
 mod events;
 mod orders;
+mod sinks;
 
 pub use auth::*;
 pub use events::*;
 pub use orders::*;
+pub use sinks::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -73,6 +75,8 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            sink_leases_give_one_holder_and_cursors_only_move_forward,
+            racing_nodes_get_one_lease,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
