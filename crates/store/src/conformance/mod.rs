@@ -9,11 +9,15 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod alerts;
 mod events;
 mod orders;
+mod webhooks;
 
+pub use alerts::*;
 pub use events::*;
 pub use orders::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -68,6 +72,11 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            low_stock_is_raised_once_by_the_movement_that_crosses,
+            a_sale_beyond_on_hand_raises_negative_stock,
+            alerts_raise_by_kind_and_key_and_thresholds_list,
+            webhook_positions_move_only_for_the_lease_holder_on_success,
+            sustained_failure_disables_a_webhook_with_an_alert,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
@@ -125,11 +134,11 @@ pub fn movement(id: &str, location: &str, sku: &str, kind: MovementKind, qty: i6
     }
 }
 
-fn sku(s: &str) -> Sku {
+pub(crate) fn sku(s: &str) -> Sku {
     Sku::parse("sku", s).expect("valid sku")
 }
 
-fn loc(s: &str) -> LocationCode {
+pub(crate) fn loc(s: &str) -> LocationCode {
     LocationCode::parse("location", s).expect("valid location")
 }
 
@@ -630,8 +639,9 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
         kinds,
         [
             "location", "product", "product", "level", "level", "movement", "movement", "token",
-            "event", "event", "event", "event", "event"
-        ]
+            "event", "event", "event", "event", "event", "event", "alert"
+        ],
+        "the sale into negative stock raised an alert, with its event"
     );
 
     let refused = store
