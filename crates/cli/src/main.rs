@@ -93,6 +93,8 @@ enum DbCommand {
         /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
         #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
         default_location: Option<String>,
+        #[command(flatten)]
+        webhooks: serve::WebhookArgs,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -209,7 +211,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             demo,
             default_location,
-        } => serve::run(store, &cli.db, listen, demo, default_location).await,
+            webhooks,
+        } => serve::run(store, &cli.db, listen, demo, default_location, webhooks).await,
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

@@ -1,13 +1,57 @@
-//! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight.
+//! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight,
+//! and the webhook delivery worker beside it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use server::{AppState, build_app};
 use store::Store;
+
+/// How this node delivers webhooks (`--no-webhooks` leaves it to other nodes).
+#[derive(clap::Args)]
+pub(crate) struct WebhookArgs {
+    /// Do not deliver webhooks from this node (other nodes on the database still do).
+    #[arg(long, env = "STOCKBOOK_NO_WEBHOOKS")]
+    no_webhooks: bool,
+    /// Wait after a failed delivery, doubled after each further failure, in milliseconds.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    webhook_retry_base_ms: u64,
+    /// Longest wait between two delivery attempts, in seconds.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_RETRY_CAP_SECS", default_value_t = 300)]
+    webhook_retry_cap_secs: u64,
+    /// Disable a subscription after this many failed attempts in a row …
+    #[arg(
+        long,
+        env = "STOCKBOOK_WEBHOOK_DISABLE_AFTER_FAILURES",
+        default_value_t = 20
+    )]
+    webhook_disable_after_failures: i64,
+    /// … that span at least this many seconds.
+    #[arg(
+        long,
+        env = "STOCKBOOK_WEBHOOK_DISABLE_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    webhook_disable_after_secs: i64,
+}
+
+impl WebhookArgs {
+    fn config(&self) -> server::sync::webhooks::WebhookConfig {
+        server::sync::webhooks::WebhookConfig {
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            retry_cap: Duration::from_secs(self.webhook_retry_cap_secs.max(1)),
+            disable: store::webhooks::DisablePolicy {
+                after_failures: self.webhook_disable_after_failures.max(1),
+                after: chrono::Duration::seconds(self.webhook_disable_after_secs.max(0)),
+            },
+            ..Default::default()
+        }
+    }
+}
 
 pub(crate) async fn run(
     store: Arc<dyn Store>,
@@ -15,6 +59,7 @@ pub(crate) async fn run(
     listen: SocketAddr,
     demo: bool,
     default_location: Option<String>,
+    webhooks: WebhookArgs,
 ) -> anyhow::Result<ExitCode> {
     if demo {
         demo_data(store.as_ref(), db).await?;
@@ -31,7 +76,13 @@ pub(crate) async fn run(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
-    let app = build_app(AppState::new(store, default_location));
+    let state = AppState::new(store, default_location);
+    let _worker = (!webhooks.no_webhooks).then(|| {
+        let config = webhooks.config();
+        tracing::info!(node = %config.holder, "delivering webhooks");
+        server::sync::webhooks::WebhookWorker::start(state.clone(), config)
+    });
+    let app = build_app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

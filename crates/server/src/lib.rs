@@ -15,6 +15,7 @@ pub mod hub;
 pub mod ids;
 pub mod metrics;
 pub mod page;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// The webhook sender, shared by the delivery worker and manual redeliveries.
+    pub webhooks: Arc<sync::webhooks::Webhooks>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             events,
             tokens: Arc::default(),
             metrics: Arc::default(),
+            webhooks: Arc::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
+mod alerts;
 mod customers;
 mod events;
 mod health;
@@ -8,6 +9,7 @@ mod orders;
 mod products;
 mod scan;
 mod stock;
+mod webhooks;
 
 use axum::Router;
 use domain::FieldError;
@@ -26,7 +28,9 @@ pub fn router() -> Router<AppState> {
             .merge(customers::router())
             .merge(orders::router())
             .merge(events::router())
-            .merge(scan::router()),
+            .merge(scan::router())
+            .merge(alerts::router())
+            .merge(webhooks::router()),
     )
 }
 
