@@ -10,6 +10,7 @@
     reason = "tests print the latencies they measure"
 )]
 
+mod alerts;
 mod bad_input;
 mod events;
 mod hardening;
@@ -17,6 +18,7 @@ mod helpers;
 mod orders;
 mod scan;
 mod stock;
+mod webhooks;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
 #[macro_export]
