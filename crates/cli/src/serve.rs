@@ -37,6 +37,10 @@ pub(crate) struct WebhookArgs {
         default_value_t = 86_400
     )]
     webhook_disable_after_secs: i64,
+    /// How long a node's claim on a subscription lasts unless renewed; another node takes
+    /// over this long after a node dies.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_LEASE_SECS", default_value_t = 30)]
+    webhook_lease_secs: u64,
 }
 
 impl WebhookArgs {
@@ -48,6 +52,7 @@ impl WebhookArgs {
                 after_failures: self.webhook_disable_after_failures.max(1),
                 after: chrono::Duration::seconds(self.webhook_disable_after_secs.max(0)),
             },
+            lease_ttl: Duration::from_secs(self.webhook_lease_secs.max(1)),
             ..Default::default()
         }
     }

@@ -45,8 +45,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// `serve` with extra arguments.
+    pub fn start_with(db: &str, args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+            .args(args)
             .env("STOCKBOOK_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -10,3 +10,4 @@ mod crash;
 mod events;
 mod helpers;
 mod operations;
+mod webhooks;

@@ -11,6 +11,7 @@
 //! yet (created through other nodes) every [`WebhookConfig::scan_every`].
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -276,7 +277,7 @@ async fn supervise(state: AppState, config: Arc<WebhookConfig>) {
         match enabled_webhooks(&state).await {
             Ok(ids) => {
                 for id in ids {
-                    if !running.contains_key(&id) {
+                    if let Entry::Vacant(slot) = running.entry(id) {
                         let task = Subscription {
                             changes: state.webhooks.watch(),
                             state: state.clone(),
@@ -284,7 +285,7 @@ async fn supervise(state: AppState, config: Arc<WebhookConfig>) {
                             id,
                             renewed: Instant::now(),
                         };
-                        running.insert(id, tasks.spawn(task.run()));
+                        slot.insert(tasks.spawn(task.run()));
                     }
                 }
             }
