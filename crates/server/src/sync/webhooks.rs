@@ -443,16 +443,22 @@ impl Subscription {
                     failures = 0;
                     skipped = None;
                 }
-                Sent::Stale => return Ok(()),
+                // Replayed, paused, or taken over by another node: which one, the lease
+                // tells (a node that lost it must stop sending at once).
+                Sent::Stale => return self.renew().await,
             }
         }
         if let Some(to) = skipped {
             let claim = self.claim();
-            self.state
+            let moved = self
+                .state
                 .store
                 .skip_webhook_events(self.id, position, to, &claim)
                 .await?;
             self.renewed = Instant::now();
+            if !moved {
+                return self.renew().await;
+            }
         }
         Ok(())
     }
@@ -467,6 +473,10 @@ impl Subscription {
     ) -> Result<Sent, Stop> {
         let mut w = first.clone();
         loop {
+            // Never send on a lease that may have lapsed (after a stall): renew first.
+            if self.renewed.elapsed() >= self.renew_every() {
+                self.renew().await?;
+            }
             let attempt = self
                 .state
                 .webhooks

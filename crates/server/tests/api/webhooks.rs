@@ -24,6 +24,7 @@ crate::on_both_backends!(
     a_logged_delivery_can_be_sent_again_and_a_replay_goes_back_in_order,
     event_type_filters_deliver_only_the_wanted_events,
     two_nodes_on_one_database_deliver_each_event_once,
+    a_subscription_leased_by_another_node_waits_for_it,
 );
 
 // ---- The receiver's own verifier, from the spec ------------------------------------------
@@ -665,4 +666,34 @@ async fn two_nodes_on_one_database_deliver_each_event_once(app: &TestApp) {
         expected.len(),
         "one attempt per event: no double delivery"
     );
+}
+
+async fn a_subscription_leased_by_another_node_waits_for_it(app: &TestApp) {
+    let receiver = Receiver::start(0).await;
+    let (id, _, start) = subscribe(app, &receiver.url, &[]).await;
+    let name = store::webhooks::lease_name(id);
+    let now = chrono::Utc::now();
+    assert!(
+        app.db
+            .store
+            .acquire_lease(&name, "elsewhere", now, now + chrono::Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    let _worker = WebhookWorker::start(app.state.clone(), fast("node-a"));
+    receipts(app, "held", 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        receiver.log().is_empty(),
+        "the lease holder delivers, not us"
+    );
+
+    app.db
+        .store
+        .release_lease(&name, "elsewhere")
+        .await
+        .unwrap();
+    let expected = log_after(app, start, "").await;
+    assert!(eventually(|| receiver.accepted().len() >= expected.len()).await);
+    assert_eq!(seqs(&receiver.accepted()), expected);
 }
