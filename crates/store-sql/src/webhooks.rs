@@ -63,6 +63,10 @@ impl TryFrom<WebhookRow> for Webhook {
     }
 }
 
+/// Attempts kept in the delivery log, across all subscriptions; older ones are pruned
+/// (every thousandth insert removes those past the limit, by primary key).
+pub(crate) const DELIVERY_LOG_KEEP: i64 = 1_000_000;
+
 const DELIVERY_COLUMNS: &str = "delivery_id, webhook_id, event_seq, event_id, event_type, attempt, manual, \
      attempted_at, status_code, error, duration_ms, ok";
 
@@ -516,6 +520,12 @@ where
         .bind(d.ok())
         .fetch_one(&mut **tx)
         .await?;
+        if id % 1000 == 0 {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE delivery_id <= $1")
+                .bind(id - DELIVERY_LOG_KEEP)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(Delivery {
             id,
             webhook_id: d.webhook_id,

@@ -413,3 +413,80 @@ async fn a_postgres_backup_taken_during_writes_restores_into_sqlite() {
     source.cleanup().await;
     target.cleanup().await;
 }
+
+/// The delivery log keeps the newest million attempts: the thousandth insert past that
+/// prunes the oldest, by id.
+#[tokio::test]
+async fn the_webhook_delivery_log_prunes_its_oldest_entries() {
+    for db in both("delivery_prune").await {
+        let store = &db.store;
+        let w = store
+            .create_webhook(
+                store::webhooks::NewWebhook {
+                    url: "http://127.0.0.1:9/".into(),
+                    event_types: vec![],
+                    description: None,
+                    secret: store::webhooks::WebhookSecret("whsec_AAAA".into()),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let insert = |id: i64| {
+            format!(
+                "INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_seq, event_id, event_type, attempt, manual, \
+                 attempted_at, status_code, error, duration_ms, ok) \
+                 VALUES ({id}, {}, 1, 'e', 't', 1, TRUE, '2026-11-22T00:00:00Z', 200, NULL, 1, TRUE)",
+                w.id
+            )
+        };
+        db.raw(&insert(1)).await.unwrap();
+        db.raw(&insert(1_000_998)).await.unwrap();
+        if store.backend() == "postgres" {
+            // An identity does not follow explicit ids by itself.
+            db.raw("SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'delivery_id'), 1000998)")
+                .await
+                .unwrap();
+        }
+        let manual = |seq| store::webhooks::NewDelivery {
+            webhook_id: w.id,
+            event_seq: seq,
+            event_id: "e".into(),
+            event_type: "t".into(),
+            attempt: 1,
+            manual: true,
+            attempted_at: chrono::Utc::now(),
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+        };
+        let claim = store::webhooks::LeaseClaim {
+            holder: "t".into(),
+            until: chrono::Utc::now(),
+        };
+        let policy = store::webhooks::DisablePolicy {
+            after_failures: 1,
+            after: chrono::Duration::zero(),
+        };
+        for seq in 0..2 {
+            store
+                .record_delivery(manual(seq), 0, &claim, &policy)
+                .await
+                .unwrap();
+        }
+        let ids: Vec<i64> = store
+            .list_deliveries(w.id, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [1_001_000, 1_000_999, 1_000_998],
+            "{}: id 1 is more than a million behind 1,001,000",
+            store.backend()
+        );
+        db.cleanup().await;
+    }
+}
