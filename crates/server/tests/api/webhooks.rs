@@ -511,7 +511,25 @@ async fn a_logged_delivery_can_be_sent_again_and_a_replay_goes_back_in_order(app
     let receiver = Receiver::start(0).await;
     let (id, secret, start) = subscribe(app, &receiver.url, &["stock.changed"]).await;
     let _worker = WebhookWorker::start(app.state.clone(), fast("node-a"));
-    receipts(app, "x", 3).await;
+    // Let the worker settle into waiting, then time one movement from commit to receipt.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    receipts(app, "x", 1).await;
+    let committed = Instant::now();
+    while receiver.accepted().is_empty() && committed.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(receiver.accepted().len(), 1);
+    println!(
+        "commit → webhook receipt: {:?} ({})",
+        committed.elapsed(),
+        app.db.store.backend()
+    );
+    for i in 1..3 {
+        let batch = json!({"movements": [{"id": format!("x-{i}"), "sku": "A", "location": "WH", "kind": "receipt", "qty": 1}]});
+        app.post("/api/v1/stock/movements", &batch.to_string())
+            .await
+            .expect(200);
+    }
     let expected = log_after(app, start, "stock.changed").await;
     assert!(eventually(|| receiver.accepted().len() >= 3).await);
     settled(app, id, *expected.last().unwrap()).await;
