@@ -1,10 +1,12 @@
 //! `stockbook serve`: the HTTP API until SIGINT or SIGTERM, finishing requests in flight,
-//! with the broker relays and the inbound queue consumer its flags ask for.
+//! with the broker relays and the inbound queue consumer its flags ask for, and the
+//! webhook delivery worker beside it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use server::{AppState, build_app};
@@ -41,6 +43,8 @@ pub(crate) struct ServeArgs {
     tls_key: Option<PathBuf>,
     #[command(flatten)]
     brokers: BrokerArgs,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
 }
 
 /// Brokers to relay events to and take movements from (docs/brokers.md).
@@ -103,10 +107,57 @@ impl BrokerArgs {
             nats: self.nats,
             nats_stream: self.nats_stream,
             nats_subject_prefix: self.nats_subject_prefix,
-            lease: std::time::Duration::from_secs(self.relay_lease_secs),
+            lease: Duration::from_secs(self.relay_lease_secs),
         };
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
+    }
+}
+
+/// How this node delivers webhooks (`--no-webhooks` leaves it to other nodes).
+#[derive(clap::Args)]
+pub(crate) struct WebhookArgs {
+    /// Do not deliver webhooks from this node (other nodes on the database still do).
+    #[arg(long, env = "STOCKBOOK_NO_WEBHOOKS")]
+    no_webhooks: bool,
+    /// Wait after a failed delivery, doubled after each further failure, in milliseconds.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    webhook_retry_base_ms: u64,
+    /// Longest wait between two delivery attempts, in seconds.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_RETRY_CAP_SECS", default_value_t = 300)]
+    webhook_retry_cap_secs: u64,
+    /// Disable a subscription after this many failed attempts in a row …
+    #[arg(
+        long,
+        env = "STOCKBOOK_WEBHOOK_DISABLE_AFTER_FAILURES",
+        default_value_t = 20
+    )]
+    webhook_disable_after_failures: i64,
+    /// … that span at least this many seconds.
+    #[arg(
+        long,
+        env = "STOCKBOOK_WEBHOOK_DISABLE_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    webhook_disable_after_secs: i64,
+    /// How long a node's claim on a subscription lasts unless renewed; another node takes
+    /// over this long after a node dies.
+    #[arg(long, env = "STOCKBOOK_WEBHOOK_LEASE_SECS", default_value_t = 30)]
+    webhook_lease_secs: u64,
+}
+
+impl WebhookArgs {
+    fn config(&self) -> server::sync::webhooks::WebhookConfig {
+        server::sync::webhooks::WebhookConfig {
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            retry_cap: Duration::from_secs(self.webhook_retry_cap_secs.max(1)),
+            disable: store::webhooks::DisablePolicy {
+                after_failures: self.webhook_disable_after_failures.max(1),
+                after: chrono::Duration::seconds(self.webhook_disable_after_secs.max(0)),
+            },
+            lease_ttl: Duration::from_secs(self.webhook_lease_secs.max(1)),
+            ..Default::default()
+        }
     }
 }
 
@@ -124,6 +175,7 @@ pub(crate) async fn run(
         tls_cert,
         tls_key,
         brokers,
+        webhooks,
     } = args;
     let brokers = brokers.config()?;
     if demo {
@@ -146,6 +198,11 @@ pub(crate) async fn run(
         .with_rate_limit(rate_limit)
         .with_cors(cors_origins);
     let relays = server::sync::start(&state, &brokers);
+    let _worker = (!webhooks.no_webhooks).then(|| {
+        let config = webhooks.config();
+        tracing::info!(node = %config.holder, "delivering webhooks");
+        server::sync::webhooks::WebhookWorker::start(state.clone(), config)
+    });
     let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {

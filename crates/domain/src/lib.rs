@@ -5,6 +5,7 @@
 //! or as a list of [`FieldError`]s naming each bad field, so the HTTP API, the CSV import
 //! and the store all apply the same rules.
 
+pub mod alert;
 pub mod auth;
 pub mod catalog;
 pub mod customer;
@@ -16,5 +17,6 @@ pub mod pricing;
 pub mod stock;
 pub mod units;
 pub mod validation;
+pub mod webhook;
 
 pub use validation::{FieldError, Validated};

@@ -52,6 +52,8 @@ pub struct AppState {
     pub cors: Arc<limits::Cors>,
     /// This process's broker relays and inbound consumers.
     pub sinks: Arc<sync::Sinks>,
+    /// The webhook sender, shared by the delivery worker and manual redeliveries.
+    pub webhooks: Arc<sync::webhooks::Webhooks>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             limits: Arc::default(),
             cors: Arc::default(),
             sinks: Arc::default(),
+            webhooks: Arc::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of what an operator watches — request
 //! latency per route, orders placed and refused by reason, movement outcomes, the event
-//! log's head and the live stream's subscribers.
+//! log's head, the live stream's subscribers, and webhook deliveries.
 //!
 //! Hand-rolled (a few atomics and a mutex-guarded map) to keep the dependency tree lean;
 //! the numbers are per process, as Prometheus expects of a scrape target.
@@ -51,6 +51,9 @@ pub struct Metrics {
     movements: Mutex<BTreeMap<&'static str, u64>>,
     sse_subscribers: AtomicI64,
     audit_failures: AtomicU64,
+    webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    webhooks_disabled: AtomicU64,
+    webhook_positions: Mutex<BTreeMap<i64, i64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,6 +93,31 @@ impl Metrics {
     /// A live-stream subscriber came (+1) or went (-1).
     pub fn sse(&self, delta: i64) {
         self.sse_subscribers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Counts a webhook delivery attempt by the worker, delivered (2xx) or failed.
+    pub fn webhook_attempt(&self, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        *lock(&self.webhook_attempts).entry(result).or_default() += 1;
+    }
+
+    /// Counts a subscription disabled after sustained failure.
+    pub fn webhook_disabled(&self) {
+        self.webhooks_disabled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The delivery position of a subscription this process serves (`None`: no longer
+    /// served here), for its lag behind the log.
+    pub fn webhook_position(&self, webhook: i64, delivered_seq: Option<i64>) {
+        let mut positions = lock(&self.webhook_positions);
+        match delivered_seq {
+            Some(seq) => {
+                positions.insert(webhook, seq);
+            }
+            None => {
+                positions.remove(&webhook);
+            }
+        }
     }
 
     /// The exposition text.
@@ -182,7 +210,46 @@ impl Metrics {
             "stockbook_sse_subscribers {}",
             self.sse_subscribers.load(Ordering::Relaxed)
         );
+        self.render_webhooks(&mut out, event_head);
         out
+    }
+
+    fn render_webhooks(&self, out: &mut String, event_head: i64) {
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhook_attempts_total Webhook delivery attempts by this process, by result (failed counts every failed attempt)."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhook_attempts_total counter");
+        let attempts = lock(&self.webhook_attempts);
+        for result in ["delivered", "failed"] {
+            let n = attempts.get(result).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "stockbook_webhook_attempts_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhooks_disabled_total Subscriptions this process disabled after sustained failure."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhooks_disabled_total counter");
+        let _ = writeln!(
+            out,
+            "stockbook_webhooks_disabled_total {}",
+            self.webhooks_disabled.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhook_lag_events Events in the log after a subscription's delivery position (subscriptions this process delivers)."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhook_lag_events gauge");
+        for (webhook, seq) in lock(&self.webhook_positions).iter() {
+            let _ = writeln!(
+                out,
+                "stockbook_webhook_lag_events{{webhook=\"{webhook}\"}} {}",
+                (event_head - seq).max(0)
+            );
+        }
     }
 }
 
@@ -239,5 +306,21 @@ mod tests {
         assert!(text.contains(r#"stockbook_orders_refused_total{reason="insufficient_stock"} 1"#));
         assert!(text.contains(r#"stockbook_movements_total{status="applied"} 5"#));
         assert!(text.contains("stockbook_event_log_head 7"));
+    }
+
+    #[test]
+    fn webhook_attempts_and_lag_are_rendered() {
+        let m = Metrics::default();
+        m.webhook_attempt(true);
+        m.webhook_attempt(false);
+        m.webhook_attempt(false);
+        m.webhook_position(3, Some(5));
+        m.webhook_position(4, Some(1));
+        m.webhook_position(4, None);
+        let text = m.render(9);
+        assert!(text.contains(r#"stockbook_webhook_attempts_total{result="delivered"} 1"#));
+        assert!(text.contains(r#"stockbook_webhook_attempts_total{result="failed"} 2"#));
+        assert!(text.contains(r#"stockbook_webhook_lag_events{webhook="3"} 4"#));
+        assert!(!text.contains(r#"webhook="4""#), "{text}");
     }
 }

@@ -69,6 +69,11 @@ where
         if events.is_empty() {
             return Ok(());
         }
+        // Stock alerts belong to the transaction whose movements cross a threshold; they
+        // are decided before the log lock is taken, to keep the locked tail short.
+        let mut events = events;
+        let alerts = Self::stock_alerts(tx, &events, at).await?;
+        events.extend(alerts);
         DB::lock_event_log(tx).await?;
         // Multi-row inserts: one statement per 100 events keeps the locked tail short.
         let mut events = events.into_iter().peekable();

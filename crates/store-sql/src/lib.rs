@@ -9,6 +9,7 @@
 //! `ON CONFLICT`, `RETURNING`); the migrations are per database. See
 //! `docs/decisions/0001-two-databases-one-core.md`.
 
+mod alerts;
 mod auth;
 mod catalog;
 mod core;
@@ -23,6 +24,7 @@ pub mod sqlite;
 mod stock;
 mod store_impl;
 pub mod testing;
+mod webhooks;
 
 use std::sync::Arc;
 

@@ -292,6 +292,46 @@ where
                 },
             )?;
         }
+        Self::export_alerts_and_webhooks(tx, sink).await
+    }
+
+    /// Thresholds, alerts and webhook subscriptions (with their secrets and positions; the
+    /// delivery log and leases are working state and stay behind).
+    async fn export_alerts_and_webhooks(
+        tx: &mut Transaction<'static, DB>,
+        sink: &mut ExportSink<'_>,
+    ) -> Result<(), TxError> {
+        let write = |sink: &mut ExportSink<'_>, record| {
+            sink(record).map_err(|e| StoreError::Other(format!("writing the backup: {e}")))
+        };
+        let thresholds: Vec<crate::alerts::ThresholdRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM stock_thresholds ORDER BY location, sku",
+            crate::alerts::THRESHOLD_COLUMNS
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in thresholds {
+            write(sink, BackupRecord::Threshold(row.into()))?;
+        }
+        {
+            let sql = format!(
+                "SELECT {} FROM alerts ORDER BY alert_id",
+                crate::alerts::ALERT_COLUMNS
+            );
+            let mut rows = sqlx::query_as::<DB, crate::alerts::AlertRow>(&sql).fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(sink, BackupRecord::Alert(row.try_into()?))?;
+            }
+        }
+        let webhooks: Vec<crate::webhooks::WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM webhooks ORDER BY webhook_id",
+            crate::webhooks::WEBHOOK_COLUMNS
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in webhooks {
+            write(sink, BackupRecord::Webhook(row.try_into()?))?;
+        }
         Ok(())
     }
 
@@ -450,6 +490,9 @@ where
                 .execute(&mut **tx)
                 .await?;
             }
+            BackupRecord::Threshold(t) => Self::restore_threshold(tx, &t).await?,
+            BackupRecord::Alert(a) => Self::restore_alert(tx, &a).await?,
+            BackupRecord::Webhook(w) => Self::restore_webhook(tx, &w).await?,
             BackupRecord::End { .. } => {}
         }
         Ok(())

@@ -52,6 +52,8 @@ impl Dialect for Postgres {
             ("users", "user_id"),
             ("price_rules", "price_rule_id"),
             ("events", "seq"),
+            ("alerts", "alert_id"),
+            ("webhooks", "webhook_id"),
         ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"

@@ -16,6 +16,12 @@ use store::{
     RestoreSource, SinkState, Store, StoreError, TokenInfo, User, VerifyReport,
 };
 
+use domain::webhook::WebhookPatch;
+use store::alerts::{Alert, AlertFilter, NewAlert, Raised, Threshold};
+use store::webhooks::{
+    Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
+};
+
 use crate::core::{Core, Dialect, map_sql};
 
 #[async_trait]
@@ -326,5 +332,166 @@ where
 
     async fn list_sinks(&self) -> Result<Vec<SinkState>, StoreError> {
         Core::list_sinks(self).await
+    }
+
+    // ---- Alerts, low-stock thresholds, webhooks (issue 5, items 3 and 7) ----------------
+
+    async fn set_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        low_stock: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Threshold, StoreError> {
+        Core::set_threshold(self, location, sku, low_stock, now).await
+    }
+
+    async fn get_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+    ) -> Result<Threshold, StoreError> {
+        Core::get_threshold(self, location, sku).await
+    }
+
+    async fn remove_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Core::remove_threshold(self, location, sku, now).await
+    }
+
+    async fn list_thresholds(
+        &self,
+        location: Option<&LocationCode>,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Threshold>, StoreError> {
+        Core::list_thresholds(self, location, after, limit).await
+    }
+
+    async fn raise_alert(&self, alert: NewAlert, now: DateTime<Utc>) -> Result<Raised, StoreError> {
+        Core::raise_alert(self, alert, now).await
+    }
+
+    async fn get_alert(&self, id: i64) -> Result<Alert, StoreError> {
+        Core::get_alert(self, id).await
+    }
+
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        Core::list_alerts(self, filter, before, limit).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Alert, StoreError> {
+        Core::acknowledge_alert(self, id, by, now).await
+    }
+
+    async fn create_webhook(
+        &self,
+        webhook: NewWebhook,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::create_webhook(self, webhook, now).await
+    }
+
+    async fn get_webhook(&self, id: i64) -> Result<Webhook, StoreError> {
+        Core::get_webhook(self, id).await
+    }
+
+    async fn list_webhooks(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        Core::list_webhooks(self, after, limit).await
+    }
+
+    async fn update_webhook(
+        &self,
+        id: i64,
+        patch: WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::update_webhook(self, id, patch, now).await
+    }
+
+    async fn delete_webhook(&self, id: i64) -> Result<(), StoreError> {
+        Core::delete_webhook(self, id).await
+    }
+
+    async fn replay_webhook(
+        &self,
+        id: i64,
+        from_seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::replay_webhook(self, id, from_seq, now).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Core::list_deliveries(self, webhook_id, before, limit).await
+    }
+
+    async fn get_delivery(
+        &self,
+        webhook_id: i64,
+        delivery_id: i64,
+    ) -> Result<Delivery, StoreError> {
+        Core::get_delivery(self, webhook_id, delivery_id).await
+    }
+
+    async fn event_at(&self, seq: i64) -> Result<Event, StoreError> {
+        Core::event_at(self, seq).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Core::acquire_lease(self, name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        Core::release_lease(self, name, holder).await
+    }
+
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        expected_seq: i64,
+        claim: &LeaseClaim,
+        policy: &DisablePolicy,
+    ) -> Result<RecordedDelivery, StoreError> {
+        Core::record_delivery(self, delivery, expected_seq, claim, policy).await
+    }
+
+    async fn skip_webhook_events(
+        &self,
+        webhook_id: i64,
+        from: i64,
+        to: i64,
+        claim: &LeaseClaim,
+    ) -> Result<bool, StoreError> {
+        Core::skip_webhook_events(self, webhook_id, from, to, claim).await
     }
 }

@@ -14,6 +14,8 @@
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
 //! {"type":"order", …} {"type":"idempotency_key", …}
 //! {"type":"event", …} {"type":"sink_cursor", …}
+//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …}
+//! {"type":"threshold", …} {"type":"alert", …} {"type":"webhook", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -136,6 +138,13 @@ pub enum BackupRecord {
         /// The last `seq` its broker confirmed.
         cursor: i64,
     },
+    /// A low-stock threshold.
+    Threshold(crate::alerts::Threshold),
+    /// An alert, open or acknowledged.
+    Alert(crate::alerts::Alert),
+    /// A webhook subscription with its secret and delivery position (its delivery log is
+    /// not backed up).
+    Webhook(crate::webhooks::Webhook),
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -5,6 +5,7 @@
 //! (SQLite, PostgreSQL) passes the same [`conformance`] suite, which is what lets a user
 //! move between them with `backup` and `restore` and get the same answers.
 
+pub mod alerts;
 pub mod auth;
 pub mod backup;
 #[cfg(feature = "conformance")]
@@ -12,6 +13,7 @@ pub mod conformance;
 mod error;
 pub mod events;
 pub mod sinks;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -31,6 +33,11 @@ pub use backup::BackupRecord;
 pub use error::StoreError;
 pub use events::{Event, EventFilter, NewEvent};
 pub use sinks::SinkState;
+
+use alerts::{Alert, AlertFilter, NewAlert, Raised, Threshold};
+use webhooks::{
+    Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
+};
 
 /// Result of a storage operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -348,6 +355,111 @@ pub trait Store: Send + Sync + 'static {
     async fn release_sink(&self, sink: &str, holder: &str) -> Result<()>;
     /// Every sink, by name.
     async fn list_sinks(&self) -> Result<Vec<SinkState>>;
+
+    // ---- Alerts, low-stock thresholds, webhooks (issue 5, items 3 and 7) ----------------
+
+    /// Sets the low-stock threshold of a level (`NotFound` for an unknown location or SKU)
+    /// and raises `low_stock` at once when the level already is at or below it.
+    async fn set_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        low_stock: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Threshold>;
+    /// The threshold of a level; `NotFound` when none is set.
+    async fn get_threshold(&self, location: &LocationCode, sku: &Sku) -> Result<Threshold>;
+    /// Removes the threshold of a level; `NotFound` when none is set.
+    async fn remove_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Thresholds ordered by (location, SKU), after `after`, at most `limit`.
+    async fn list_thresholds(
+        &self,
+        location: Option<&LocationCode>,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Threshold>>;
+    /// Raises an alert with its `alert.raised` event, unless an open alert of the same kind
+    /// and key exists (then returns that one, `created: false`, and changes nothing).
+    async fn raise_alert(&self, alert: NewAlert, now: DateTime<Utc>) -> Result<Raised>;
+    /// One alert; `NotFound` when unknown.
+    async fn get_alert(&self, id: i64) -> Result<Alert>;
+    /// Alerts newest first, with `id` below `before`, at most `limit`.
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Alert>>;
+    /// Acknowledges an open alert (with its `alert.acknowledged` event); acknowledging it
+    /// again returns it unchanged. `NotFound` when unknown.
+    async fn acknowledge_alert(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<Alert>;
+
+    /// Creates a subscription that starts delivering after the current log head.
+    async fn create_webhook(&self, webhook: NewWebhook, now: DateTime<Utc>) -> Result<Webhook>;
+    /// One subscription; `NotFound` when unknown.
+    async fn get_webhook(&self, id: i64) -> Result<Webhook>;
+    /// Subscriptions by id, after `after`, at most `limit`.
+    async fn list_webhooks(&self, after: Option<i64>, limit: i64) -> Result<Vec<Webhook>>;
+    /// Changes a subscription; enabling it clears its failures. `NotFound` when unknown.
+    async fn update_webhook(
+        &self,
+        id: i64,
+        patch: domain::webhook::WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook>;
+    /// Deletes a subscription with its delivery log; `NotFound` when unknown.
+    async fn delete_webhook(&self, id: i64) -> Result<()>;
+    /// Delivers again from event `from_seq` on (in order): moves `delivered_seq` back to
+    /// `from_seq - 1`. `Invalid` naming `from_seq` when that is not a rewind.
+    async fn replay_webhook(&self, id: i64, from_seq: i64, now: DateTime<Utc>) -> Result<Webhook>;
+    /// A subscription's delivery log, newest first, with `id` below `before`, at most
+    /// `limit`; `NotFound` when the subscription is unknown.
+    async fn list_deliveries(
+        &self,
+        webhook_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// One logged attempt of one subscription; `NotFound` when unknown.
+    async fn get_delivery(&self, webhook_id: i64, delivery_id: i64) -> Result<Delivery>;
+    /// The event at `seq`; `NotFound` when there is none.
+    async fn event_at(&self, seq: i64) -> Result<Event>;
+    /// Takes or renews the lease `name` for `holder` until `until`: true when `holder` now
+    /// holds it (it was free, expired at `now`, or already its own).
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives a lease up, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Logs an attempt and applies it to the subscription in one transaction: a 2xx moves
+    /// `delivered_seq` to the event (only if it still is `expected_seq` and the claim's
+    /// holder still holds the lease, which is renewed), a failure counts towards `policy`,
+    /// which may disable the subscription and raise `webhook_failing`.
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        expected_seq: i64,
+        claim: &LeaseClaim,
+        policy: &DisablePolicy,
+    ) -> Result<RecordedDelivery>;
+    /// Moves `delivered_seq` from `from` to `to` over events the subscription does not
+    /// want (only if it still is `from` and the claim holds); false when nothing moved.
+    async fn skip_webhook_events(
+        &self,
+        webhook_id: i64,
+        from: i64,
+        to: i64,
+        claim: &LeaseClaim,
+    ) -> Result<bool>;
 }
 
 /// Everything in `store`, in export order, collected in memory: for tests that compare

@@ -15,3 +15,4 @@ mod inbound;
 mod operations;
 mod relay;
 mod security;
+mod webhooks;

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
+mod alerts;
 mod audit;
 mod customers;
 mod events;
@@ -11,6 +12,7 @@ mod scan;
 mod sinks;
 mod stock;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use domain::FieldError;
@@ -32,7 +34,9 @@ pub fn router() -> Router<AppState> {
             .merge(scan::router())
             .merge(users::router())
             .merge(audit::router())
-            .merge(sinks::router()),
+            .merge(sinks::router())
+            .merge(alerts::router())
+            .merge(webhooks::router()),
     )
 }
 

@@ -6,6 +6,10 @@
 //! starts a consumer applying movement batches from RabbitMQ ([`inbound`]). [`Sinks`] keeps
 //! this process's counters for `/metrics` and `GET /api/v1/sinks`. See docs/brokers.md and
 //! docs/decisions/0007-broker-relay.md.
+//!
+//! Webhooks ([`webhooks`], signed per [`signature`]) follow the same rule: each
+//! subscription keeps its own position in the log and moves it only once the receiver has
+//! the event (docs/webhooks.md, docs/decisions/0006-webhook-delivery.md).
 
 pub mod amqp;
 pub mod inbound;
@@ -13,6 +17,8 @@ pub mod jetstream;
 pub mod keys;
 pub mod nats;
 pub mod relay;
+pub mod signature;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

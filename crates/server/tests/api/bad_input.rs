@@ -680,6 +680,397 @@ fn cases() -> Vec<Case> {
             None,
         ),
     ]
+    .into_iter()
+    .chain(webhook_cases())
+    .chain(alert_cases())
+    .collect()
+}
+
+fn webhook_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "POST",
+        "/api/v1/webhooks",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+/// Webhook subscriptions; webhook 1 exists (seeded), nothing else does.
+fn webhook_cases() -> Vec<Case> {
+    let many: Vec<String> = (0..65).map(|i| format!("t{i}.x")).collect();
+    vec![
+        webhook_case("webhook without url", "{}", "required", "url"),
+        webhook_case(
+            "ftp webhook",
+            r#"{"url":"ftp://erp.example.com/in"}"#,
+            "unsupported_scheme",
+            "url",
+        ),
+        webhook_case(
+            "webhook url not a url",
+            r#"{"url":"erp at port 80"}"#,
+            "bad_url",
+            "url",
+        ),
+        webhook_case(
+            "webhook url with a password",
+            r#"{"url":"https://erp:pw@erp.example.com/in"}"#,
+            "credentials_in_url",
+            "url",
+        ),
+        webhook_case(
+            "webhook url as a number",
+            r#"{"url":42}"#,
+            "wrong_type",
+            "url",
+        ),
+        webhook_case(
+            "badly formed event type",
+            r#"{"url":"http://h/x","event_types":["stock.changed","Order Created"]}"#,
+            "bad_format",
+            "event_types[1]",
+        ),
+        webhook_case(
+            "event types not a list",
+            r#"{"url":"http://h/x","event_types":"stock.changed"}"#,
+            "wrong_type",
+            "event_types",
+        ),
+        webhook_case(
+            "65 event types",
+            &serde_json::json!({"url": "http://h/x", "event_types": many}).to_string(),
+            "too_many",
+            "event_types",
+        ),
+        webhook_case(
+            "a secret chosen by the client",
+            r#"{"url":"http://h/x","secret":"whsec_mine"}"#,
+            "unknown_field",
+            "secret",
+        ),
+        webhook_case(
+            "overlong description",
+            &format!(
+                r#"{{"url":"http://h/x","description":"{}"}}"#,
+                "d".repeat(501)
+            ),
+            "too_long",
+            "description",
+        ),
+        case(
+            "webhook enabled as text",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"enabled":"yes"}"#.into()),
+            422,
+            "wrong_type",
+            Some("enabled"),
+        ),
+        case(
+            "webhook patched to gopher",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"url":"gopher://h/x"}"#.into()),
+            422,
+            "unsupported_scheme",
+            Some("url"),
+        ),
+        case(
+            "webhook patch of an unknown field",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"delivered_seq":0}"#.into()),
+            422,
+            "unknown_field",
+            Some("delivered_seq"),
+        ),
+        case(
+            "webhook id not a number",
+            "GET",
+            "/api/v1/webhooks/abc",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "unknown webhook",
+            "GET",
+            "/api/v1/webhooks/999",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "patch of an unknown webhook",
+            "PATCH",
+            "/api/v1/webhooks/999",
+            Some("{}".into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "delete of an unknown webhook",
+            "DELETE",
+            "/api/v1/webhooks/999",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "replay without from_seq",
+            "POST",
+            "/api/v1/webhooks/1/replay",
+            None,
+            422,
+            "required",
+            Some("from_seq"),
+        ),
+        case(
+            "replay from text",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=start",
+            None,
+            422,
+            "bad_format",
+            Some("from_seq"),
+        ),
+        case(
+            "replay from 0",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=0",
+            None,
+            422,
+            "out_of_range",
+            Some("from_seq"),
+        ),
+        case(
+            "replay into the future",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=99999",
+            None,
+            422,
+            "out_of_range",
+            Some("from_seq"),
+        ),
+        case(
+            "replay with an unknown parameter",
+            "POST",
+            "/api/v1/webhooks/1/replay?from=3",
+            None,
+            422,
+            "unknown_field",
+            Some("from"),
+        ),
+        case(
+            "replay of an unknown webhook",
+            "POST",
+            "/api/v1/webhooks/999/replay?from_seq=1",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "deliveries page of 0",
+            "GET",
+            "/api/v1/webhooks/1/deliveries?limit=0",
+            None,
+            422,
+            "out_of_range",
+            Some("limit"),
+        ),
+        case(
+            "deliveries of an unknown webhook",
+            "GET",
+            "/api/v1/webhooks/999/deliveries",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "redelivery of an unknown delivery",
+            "POST",
+            "/api/v1/webhooks/1/deliveries/999/redeliver",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "redelivery id not a number",
+            "POST",
+            "/api/v1/webhooks/1/deliveries/x/redeliver",
+            None,
+            422,
+            "bad_format",
+            Some("delivery_id"),
+        ),
+        case(
+            "webhooks cursor not ours",
+            "GET",
+            "/api/v1/webhooks?cursor=zz",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+    ]
+}
+
+fn threshold_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "PUT",
+        "/api/v1/stock/WH/A/threshold",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+/// Alerts and low-stock thresholds.
+fn alert_cases() -> Vec<Case> {
+    vec![
+        case(
+            "alerts in an unknown state",
+            "GET",
+            "/api/v1/alerts?state=closed",
+            None,
+            422,
+            "unknown_state",
+            Some("state"),
+        ),
+        case(
+            "alerts of a badly formed kind",
+            "GET",
+            "/api/v1/alerts?kind=Low-Stock",
+            None,
+            422,
+            "bad_format",
+            Some("kind"),
+        ),
+        case(
+            "alerts at a badly formed location",
+            "GET",
+            "/api/v1/alerts?location=W%20H",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+        case(
+            "alerts with an unknown parameter",
+            "GET",
+            "/api/v1/alerts?colour=red",
+            None,
+            422,
+            "unknown_field",
+            Some("colour"),
+        ),
+        case(
+            "alerts cursor not ours",
+            "GET",
+            "/api/v1/alerts?cursor=7a7a",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+        case(
+            "acknowledging alert abc",
+            "POST",
+            "/api/v1/alerts/abc/acknowledge",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "acknowledging an unknown alert",
+            "POST",
+            "/api/v1/alerts/999/acknowledge",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        threshold_case(
+            "negative threshold",
+            r#"{"low_stock":-1}"#,
+            "out_of_range",
+            "low_stock",
+        ),
+        threshold_case(
+            "huge threshold",
+            r#"{"low_stock":1000000000001}"#,
+            "out_of_range",
+            "low_stock",
+        ),
+        threshold_case(
+            "threshold as text",
+            r#"{"low_stock":"5"}"#,
+            "wrong_type",
+            "low_stock",
+        ),
+        threshold_case(
+            "fractional threshold",
+            r#"{"low_stock":1.5}"#,
+            "wrong_type",
+            "low_stock",
+        ),
+        threshold_case("threshold missing", "{}", "required", "low_stock"),
+        threshold_case(
+            "threshold with an unknown field",
+            r#"{"low_stock":5,"high":9}"#,
+            "unknown_field",
+            "high",
+        ),
+        case(
+            "threshold of an unknown product",
+            "PUT",
+            "/api/v1/stock/WH/GHOST/threshold",
+            Some(r#"{"low_stock":5}"#.into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "threshold of a badly formed sku",
+            "PUT",
+            "/api/v1/stock/WH/A%20B/threshold",
+            Some(r#"{"low_stock":5}"#.into()),
+            422,
+            "bad_format",
+            Some("sku"),
+        ),
+        case(
+            "removing a threshold never set",
+            "DELETE",
+            "/api/v1/stock/WH/A/threshold",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "thresholds at a badly formed location",
+            "GET",
+            "/api/v1/stock/thresholds?location=W%20H",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+    ]
 }
 
 async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
@@ -692,6 +1083,11 @@ async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
     app.post("/api/v1/customers", r#"{"code":"ACME","name":"Acme"}"#)
         .await
         .expect(201);
+    let seeded = app
+        .post("/api/v1/webhooks", r#"{"url":"http://127.0.0.1:9/seed"}"#)
+        .await
+        .expect(201);
+    assert_eq!(seeded["id"], 1);
     let before = app.snapshot().await;
     for case in cases() {
         let reply = if case.headers.is_empty() {

@@ -14,6 +14,8 @@ pub struct TestApp {
     pub app: Router,
     pub token: String,
     pub db: TestDatabase,
+    /// The app's state, to start workers beside it (webhooks).
+    pub state: AppState,
 }
 
 /// A response: status, content type, headers and JSON body (`Null` when empty or not JSON).
@@ -40,8 +42,14 @@ impl TestApp {
             .await
             .unwrap();
         let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
-        let app = build_app(AppState::new(db.store.clone(), default_location));
-        let this = Self { app, token, db };
+        let state = AppState::new(db.store.clone(), default_location);
+        let app = build_app(state.clone());
+        let this = Self {
+            app,
+            token,
+            db,
+            state,
+        };
         this.post(
             "/api/v1/locations",
             r#"{"code":"WH","name":"Main warehouse","kind":"warehouse"}"#,
@@ -181,6 +189,21 @@ impl TestApp {
             "application/json",
         )
         .await
+    }
+
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            "PUT",
+            path,
+            Some(body),
+            Some(&self.token),
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, Some(&self.token), "").await
     }
 
     pub async fn patch(&self, path: &str, body: &str) -> Reply {

@@ -10,6 +10,7 @@
     reason = "tests print the latencies they measure"
 )]
 
+mod alerts;
 mod bad_input;
 mod events;
 mod hardening;
@@ -20,6 +21,7 @@ mod scan;
 mod sinks;
 mod stock;
 mod users;
+mod webhooks;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
 #[macro_export]

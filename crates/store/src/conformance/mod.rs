@@ -9,15 +9,19 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod alerts;
 mod auth;
 mod events;
 mod orders;
 mod sinks;
+mod webhooks;
 
+pub use alerts::*;
 pub use auth::*;
 pub use events::*;
 pub use orders::*;
 pub use sinks::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -77,6 +81,11 @@ macro_rules! conformance_tests {
             a_tailing_reader_sees_every_event_exactly_once,
             sink_leases_give_one_holder_and_cursors_only_move_forward,
             racing_nodes_get_one_lease,
+            low_stock_is_raised_once_by_the_movement_that_crosses,
+            a_sale_beyond_on_hand_raises_negative_stock,
+            alerts_raise_by_kind_and_key_and_thresholds_list,
+            webhook_positions_move_only_for_the_lease_holder_on_success,
+            sustained_failure_disables_a_webhook_with_an_alert,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
@@ -134,11 +143,11 @@ pub fn movement(id: &str, location: &str, sku: &str, kind: MovementKind, qty: i6
     }
 }
 
-fn sku(s: &str) -> Sku {
+pub(crate) fn sku(s: &str) -> Sku {
     Sku::parse("sku", s).expect("valid sku")
 }
 
-fn loc(s: &str) -> LocationCode {
+pub(crate) fn loc(s: &str) -> LocationCode {
     LocationCode::parse("location", s).expect("valid location")
 }
 
@@ -624,8 +633,9 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
         kinds,
         [
             "location", "product", "product", "level", "level", "movement", "movement", "token",
-            "event", "event", "event", "event", "event"
-        ]
+            "event", "event", "event", "event", "event", "event", "alert"
+        ],
+        "the sale into negative stock raised an alert, with its event"
     );
 
     let refused = store
