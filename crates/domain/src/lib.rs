@@ -7,13 +7,19 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod code;
+pub mod count;
 pub mod customer;
+pub mod device;
 pub mod gtin;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod pos;
 pub mod pricing;
+pub mod rfid;
 pub mod stock;
+pub mod transfer;
 pub mod units;
 pub mod validation;
 
