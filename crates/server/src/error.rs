@@ -30,6 +30,8 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// No valid bearer token.
     Unauthorized,
+    /// The caller may not do this (here).
+    Forbidden(String),
     /// The thing asked for does not exist.
     NotFound(String),
     /// The route exists but not with this method.
@@ -75,6 +77,7 @@ impl AppError {
             AppError::Malformed { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::PreconditionRequired => {
@@ -119,6 +122,12 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(cause) => AppError::Unavailable(cause),
             StoreError::Other(cause) => AppError::Internal(cause),
         }
+    }
+}
+
+impl From<domain::auth::Denied> for AppError {
+    fn from(e: domain::auth::Denied) -> Self {
+        AppError::Forbidden(e.to_string())
     }
 }
 
@@ -176,6 +185,7 @@ impl IntoResponse for AppError {
         let detail = match &self {
             AppError::Malformed { detail, .. }
             | AppError::NotFound(detail)
+            | AppError::Forbidden(detail)
             | AppError::Conflict { detail, .. } => detail.clone(),
             AppError::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod floor;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Settings of the shop-floor routes (RFID window, scale label layouts).
+    pub floor: Arc<floor::FloorConfig>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             events,
             tokens: Arc::default(),
             metrics: Arc::default(),
+            floor: Arc::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod customers;
 mod events;
 mod ops;
 mod orders;
+mod retail;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -13,6 +13,7 @@
 //! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
 //! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"device", …} {"type":"sale", …} {"type":"tag", …} {"type":"count", …} {"type":"transfer", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -126,6 +127,16 @@ pub enum BackupRecord {
     },
     /// An entry of the audit trail, with its place in the hash chain.
     Audit(crate::auth::AuditEntry),
+    /// A registered device (its token is a `token` record).
+    Device(domain::device::Device),
+    /// A POS sale or return.
+    Sale(Box<crate::retail::SaleRecord>),
+    /// An RFID tag as last seen at a location.
+    Tag(crate::retail::SeenTag),
+    /// A cycle count with its lines, tags and scan batches.
+    Count(Box<crate::retail::CountRecord>),
+    /// A transfer.
+    Transfer(Box<crate::retail::TransferRecord>),
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -1,13 +1,18 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
+mod counts;
 mod customers;
+mod devices;
 mod events;
 mod health;
 mod locations;
 mod orders;
+mod pos;
 mod products;
+mod rfid;
 mod scan;
 mod stock;
+mod transfers;
 
 use axum::Router;
 use domain::FieldError;
@@ -26,7 +31,10 @@ pub fn router() -> Router<AppState> {
             .merge(customers::router())
             .merge(orders::router())
             .merge(events::router())
-            .merge(scan::router()),
+            .merge(scan::router())
+            // The shop floor (docs/stores.md).
+            .merge(devices::router().merge(pos::router()).merge(rfid::router()))
+            .merge(counts::router().merge(transfers::router())),
     )
 }
 
