@@ -12,10 +12,13 @@
 
 mod bad_input;
 mod events;
+mod floor;
 mod hardening;
 mod helpers;
 mod orders;
+mod pos;
 mod scan;
+mod shop;
 mod stock;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.

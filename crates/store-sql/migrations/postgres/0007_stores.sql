@@ -76,7 +76,7 @@ CREATE TABLE count_lines (
     in_scope         BOOLEAN NOT NULL,
     expected_at_open BOOLEAN NOT NULL,
     expected         BIGINT NOT NULL,
-    scanned          BIGINT NOT NULL DEFAULT 0 CHECK (scanned >= 0),
+    scanned          BIGINT NOT NULL DEFAULT 0,
     rfid             BIGINT NOT NULL DEFAULT 0,
     book             BIGINT,
     counted_at       TIMESTAMPTZ,

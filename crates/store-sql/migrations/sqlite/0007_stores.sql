@@ -76,7 +76,7 @@ CREATE TABLE count_lines (
     in_scope         BOOLEAN NOT NULL,
     expected_at_open BOOLEAN NOT NULL,
     expected         INTEGER NOT NULL,
-    scanned          INTEGER NOT NULL DEFAULT 0 CHECK (scanned >= 0),
+    scanned          INTEGER NOT NULL DEFAULT 0,
     rfid             INTEGER NOT NULL DEFAULT 0,
     book             INTEGER,
     counted_at       TEXT,
