@@ -93,6 +93,13 @@ enum DbCommand {
         /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
         #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
         default_location: Option<String>,
+        /// RFID reads of one tag at one store within this many seconds count once.
+        #[arg(long, env = "STOCKBOOK_RFID_WINDOW", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        rfid_window: u32,
+        /// What the stores' scale labels (EAN-13 prefixes 20-29, `2F IIIII VVVVV C`) carry:
+        /// the price in fen, or the weight in grams.
+        #[arg(long, env = "STOCKBOOK_SCALE_LABELS", default_value = "price", value_parser = ["price", "weight"])]
+        scale_labels: String,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -209,7 +216,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             demo,
             default_location,
-        } => serve::run(store, &cli.db, listen, demo, default_location).await,
+            rfid_window,
+            scale_labels,
+        } => {
+            let floor = server::floor::FloorConfig {
+                rfid_window: chrono::Duration::seconds(i64::from(rfid_window)),
+                scale_layouts: vec![if scale_labels == "weight" {
+                    gs1::VariableMeasureLayout::china_weight()
+                } else {
+                    gs1::VariableMeasureLayout::default()
+                }],
+            };
+            serve::run(store, &cli.db, listen, demo, default_location, floor).await
+        }
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

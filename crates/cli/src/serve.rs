@@ -15,6 +15,7 @@ pub(crate) async fn run(
     listen: SocketAddr,
     demo: bool,
     default_location: Option<String>,
+    floor: server::floor::FloorConfig,
 ) -> anyhow::Result<ExitCode> {
     if demo {
         demo_data(store.as_ref(), db).await?;
@@ -31,7 +32,9 @@ pub(crate) async fn run(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
-    let app = build_app(AppState::new(store, default_location));
+    let mut state = AppState::new(store, default_location);
+    state.floor = Arc::new(floor);
+    let app = build_app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

@@ -80,7 +80,10 @@ pub fn decode(
             FieldError::new(
                 field,
                 "no_gtin",
-                format!("{code:?} is an EPC of a {:?}, not of a trade item", epc.scheme),
+                format!(
+                    "{code:?} is an EPC of a {:?}, not of a trade item",
+                    epc.scheme
+                ),
             )
         })?;
         return Ok(ScannedCode {
@@ -226,7 +229,9 @@ pub fn quantity(
             (times.checked_mul(each), Some(times.checked_mul(p)))
         }
     };
-    let qty = qty.filter(|q| (1..=MAX_QTY).contains(q)).ok_or_else(out_of_range)?;
+    let qty = qty
+        .filter(|q| (1..=MAX_QTY).contains(q))
+        .ok_or_else(out_of_range)?;
     let fixed = match fixed {
         Some(amount) => Some(amount.ok_or_else(out_of_range)?),
         None => None,
@@ -239,12 +244,7 @@ mod tests {
     use super::*;
 
     fn decoded(code: &str) -> ScannedCode {
-        decode(
-            "code",
-            code,
-            &[gs1::VariableMeasureLayout::default()],
-        )
-        .unwrap()
+        decode("code", code, &[gs1::VariableMeasureLayout::default()]).unwrap()
     }
 
     #[test]
@@ -253,14 +253,22 @@ mod tests {
             ("6901234567892", "06901234567892", Measure::Each),
             ("]E06901234567892", "06901234567892", Measure::Each),
             ("96385074", "00000096385074", Measure::Each),
-            ("(01)06901234567892(30)12", "06901234567892", Measure::Count(12)),
-            ("(01)06901234567892(3103)001250", "06901234567892", Measure::Grams(1250)),
-            ("(01)06901234567892(3102)000125", "06901234567892", Measure::Grams(1250)),
             (
-                "3074257BF7194E4000001A85",
-                "80614141123458",
-                Measure::Each,
+                "(01)06901234567892(30)12",
+                "06901234567892",
+                Measure::Count(12),
             ),
+            (
+                "(01)06901234567892(3103)001250",
+                "06901234567892",
+                Measure::Grams(1250),
+            ),
+            (
+                "(01)06901234567892(3102)000125",
+                "06901234567892",
+                Measure::Grams(1250),
+            ),
+            ("3074257BF7194E4000001A85", "80614141123458", Measure::Each),
         ];
         for (code, gtin, measure) in cases {
             let d = decoded(code);

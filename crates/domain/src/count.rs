@@ -368,7 +368,10 @@ pub struct Count {
 impl Count {
     /// Builds the view of a count from its stored lines; `on_hand` gives the current book
     /// figure of a SKU not counted yet.
-    #[expect(clippy::too_many_arguments, reason = "a record's fields, assembled once")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a record's fields, assembled once"
+    )]
     pub fn assemble(
         id: CountId,
         location: LocationCode,

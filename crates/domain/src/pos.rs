@@ -344,9 +344,7 @@ impl ReturnInput {
         let mut errors = Errors::default();
         let id = errors.take(SaleId::parse("return_id", &self.return_id));
         let original = match &self.original_sale_id {
-            Some(o) => errors
-                .take(SaleId::parse("original_sale_id", o))
-                .map(Some),
+            Some(o) => errors.take(SaleId::parse("original_sale_id", o)).map(Some),
             None => Some(None),
         };
         let common = Common {
@@ -502,9 +500,9 @@ pub fn settle(
                 format!("{} is priced in {c}, the sale in {currency}", line.sku),
             ));
         }
-        total = total.checked_add(line.line_total).ok_or_else(|| {
-            FieldError::new("lines", "out_of_range", "the total is too large")
-        })?;
+        total = total
+            .checked_add(line.line_total)
+            .ok_or_else(|| FieldError::new("lines", "out_of_range", "the total is too large"))?;
     }
     let paid = payments
         .iter()
@@ -699,12 +697,20 @@ mod tests {
             method: "cash".into(),
             amount,
         };
-        let s = settle(SaleKind::Sale, &[line(700, "CNY"), line(300, "CNY")], &[pay(2000)]).unwrap();
+        let s = settle(
+            SaleKind::Sale,
+            &[line(700, "CNY"), line(300, "CNY")],
+            &[pay(2000)],
+        )
+        .unwrap();
         assert_eq!((s.total, s.paid, s.change), (1000, 2000, 1000));
         let e = settle(SaleKind::Sale, &[line(700, "CNY")], &[pay(500)]).unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("payments", "underpaid"));
         let e = settle(SaleKind::Sale, &[line(1, "CNY"), line(1, "USD")], &[]).unwrap_err();
-        assert_eq!((e.field.as_str(), e.code), ("lines[1]", "currency_mismatch"));
+        assert_eq!(
+            (e.field.as_str(), e.code),
+            ("lines[1]", "currency_mismatch")
+        );
         let e = settle(SaleKind::Return, &[line(100, "CNY")], &[pay(101)]).unwrap_err();
         assert_eq!(e.code, "overpaid");
     }
@@ -726,7 +732,10 @@ mod tests {
             err(line(Some("6901234567892"), Some("A"), None)),
             ("sku".into(), "not_allowed")
         );
-        assert_eq!(err(line(None, Some("A"), Some(0))), ("qty".into(), "out_of_range"));
+        assert_eq!(
+            err(line(None, Some("A"), Some(0))),
+            ("qty".into(), "out_of_range")
+        );
         assert_eq!(
             err(line(Some("123"), None, None)),
             ("code".into(), "invalid_code")

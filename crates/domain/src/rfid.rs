@@ -152,7 +152,10 @@ fn classify(read: &ReadInput, now: DateTime<Utc>) -> Result<TagRead, InvalidRead
         message,
     };
     if read.epc.len() > MAX_EPC {
-        return Err(bad("too_long", format!("an EPC is at most {MAX_EPC} characters")));
+        return Err(bad(
+            "too_long",
+            format!("an EPC is at most {MAX_EPC} characters"),
+        ));
     }
     if read.seen_at > now + MAX_FUTURE_SKEW {
         return Err(bad(
@@ -235,10 +238,18 @@ mod tests {
         assert_eq!((d.accepted, d.duplicates), (3, 2), "0, 61 and 200 count");
         assert_eq!(d.last_accepted, Some(at(200)));
         let d = dedupe(Some(at(100)), &mut [at(130), at(50)], w);
-        assert_eq!((d.accepted, d.duplicates), (0, 2), "both near the stored one");
+        assert_eq!(
+            (d.accepted, d.duplicates),
+            (0, 2),
+            "both near the stored one"
+        );
         assert_eq!(d.last_accepted, Some(at(100)));
         let d = dedupe(Some(at(100)), &mut [at(0)], w);
-        assert_eq!((d.accepted, d.last_accepted), (1, Some(at(100))), "a late old read counts");
+        assert_eq!(
+            (d.accepted, d.last_accepted),
+            (1, Some(at(100))),
+            "a late old read counts"
+        );
     }
 
     #[test]
@@ -264,7 +275,10 @@ mod tests {
         let batch = input.validate(now).unwrap();
         assert_eq!(batch.received, 5);
         assert_eq!(batch.tags.len(), 2);
-        assert_eq!(batch.tags[0].epc, batch.tags[1].epc, "hex and URI are one tag");
+        assert_eq!(
+            batch.tags[0].epc, batch.tags[1].epc,
+            "hex and URI are one tag"
+        );
         assert_eq!(batch.tags[0].gtin, "80614141123458");
         let errors: Vec<&str> = batch.invalid.iter().map(|i| i.error.as_str()).collect();
         assert_eq!(errors.len(), 3);

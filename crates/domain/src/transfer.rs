@@ -191,7 +191,11 @@ impl TransferStatus {
         .into_iter()
         .find(|s| s.as_str() == value)
         .ok_or_else(|| {
-            FieldError::new(field, "unknown_status", "status is open, shipped or received")
+            FieldError::new(
+                field,
+                "unknown_status",
+                "status is open, shipped or received",
+            )
         })
     }
 }
@@ -315,7 +319,11 @@ mod tests {
         );
         assert_eq!(fields(input("WH", "ST", &[])), ["lines"]);
         assert_eq!(
-            input("WH", "ST", &[("A", 1)]).validate("TR-1").unwrap().id.as_str(),
+            input("WH", "ST", &[("A", 1)])
+                .validate("TR-1")
+                .unwrap()
+                .id
+                .as_str(),
             "TR-1"
         );
     }

@@ -88,7 +88,10 @@ mod tests {
     fn a_request_acts_where_it_says_or_where_its_caller_is_bound() {
         let one = principal(&["ST-1"]);
         let two = principal(&["ST-1", "ST-2"]);
-        assert_eq!(acting_location(&one, None, "location").unwrap().as_str(), "ST-1");
+        assert_eq!(
+            acting_location(&one, None, "location").unwrap().as_str(),
+            "ST-1"
+        );
         assert_eq!(
             acting_location(&two, Some("ST-2"), "location")
                 .unwrap()

@@ -355,7 +355,9 @@ where
                 query = query.bind(*sku);
             }
             for (sku, unit, factor, gtin) in query.fetch_all(&mut **tx).await? {
-                out.entry(sku).or_default().push(Pack { unit, factor, gtin });
+                out.entry(sku)
+                    .or_default()
+                    .push(Pack { unit, factor, gtin });
             }
         }
         Ok(out)
@@ -386,7 +388,10 @@ where
     }
 
     /// Refuses a product GTIN that names a pack.
-    async fn gtin_free_of_packs(tx: &mut Transaction<'static, DB>, gtin: &str) -> Result<(), TxError> {
+    async fn gtin_free_of_packs(
+        tx: &mut Transaction<'static, DB>,
+        gtin: &str,
+    ) -> Result<(), TxError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM product_packs WHERE gtin = $1")
             .bind(gtin)
             .fetch_one(&mut **tx)

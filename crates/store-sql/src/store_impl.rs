@@ -299,7 +299,11 @@ where
 
     // ---- Stores: devices, POS, RFID, cycle counts, transfers ----------------------------
 
-    async fn register_device(&self, device: NewDevice, token: NewToken) -> Result<Device, StoreError> {
+    async fn register_device(
+        &self,
+        device: NewDevice,
+        token: NewToken,
+    ) -> Result<Device, StoreError> {
         Core::register_device(self, device, token).await
     }
 
@@ -316,11 +320,19 @@ where
         Core::list_devices(self, within, after, limit).await
     }
 
-    async fn disable_device(&self, id: &DeviceId, now: DateTime<Utc>) -> Result<Device, StoreError> {
+    async fn disable_device(
+        &self,
+        id: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
         Core::disable_device(self, id, now).await
     }
 
-    async fn record_sale(&self, sale: NewSale, meta: RequestMeta) -> Result<Recorded<Receipt>, StoreError> {
+    async fn record_sale(
+        &self,
+        sale: NewSale,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Receipt>, StoreError> {
         Core::record_sale(self, sale, meta).await
     }
 
@@ -358,7 +370,12 @@ where
         Core::add_count_scans(self, id, scans).await
     }
 
-    async fn close_count(&self, id: &CountId, approve: bool, actor: &str) -> Result<Count, StoreError> {
+    async fn close_count(
+        &self,
+        id: &CountId,
+        approve: bool,
+        actor: &str,
+    ) -> Result<Count, StoreError> {
         Core::close_count(self, id, approve, actor).await
     }
 

@@ -89,5 +89,7 @@ async fn cancel(
 ) -> Result<Json<Count>, AppError> {
     let count = checked(&state, &caller, &id).await?;
     let actor = caller.0.actor.as_str();
-    Ok(Json(state.store.close_count(&count.id, false, actor).await?))
+    Ok(Json(
+        state.store.close_count(&count.id, false, actor).await?,
+    ))
 }

@@ -46,7 +46,8 @@ impl IntoResponse for ReceiptReply {
             domain::pos::SaleKind::Sale => "sales",
             domain::pos::SaleKind::Return => "returns",
         };
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/pos/{path}/{}", value.sale_id))
+        if let Ok(location) =
+            HeaderValue::from_str(&format!("/api/v1/pos/{path}/{}", value.sale_id))
         {
             headers.insert(header::LOCATION, location);
         }

@@ -86,7 +86,9 @@ async fn ship(
     Path(id): Path<String>,
 ) -> Result<Json<Transfer>, AppError> {
     let t = checked(&state, &caller, &id, Some(|t| &t.from)).await?;
-    Ok(Json(state.store.ship_transfer(&t.id, &caller.0.actor).await?))
+    Ok(Json(
+        state.store.ship_transfer(&t.id, &caller.0.actor).await?,
+    ))
 }
 
 /// Receives what arrived (no body: exactly what was shipped); differences are recorded on

@@ -31,7 +31,10 @@ async fn a_sale_sent_again_answers_its_first_receipt_and_changes_nothing(app: &T
         .post("/api/v1/pos/sales", &body.to_string())
         .await
         .expect(201);
-    assert_eq!((first["total"].as_i64(), first["currency"].as_str()), (Some(3750), Some("CNY")));
+    assert_eq!(
+        (first["total"].as_i64(), first["currency"].as_str()),
+        (Some(3750), Some("CNY"))
+    );
     let before = app.snapshot().await;
     // The same content in another key order is the same request.
     let reordered: Value = serde_json::from_str(&body.to_string()).unwrap();
@@ -61,12 +64,42 @@ async fn every_form_of_code_resolves_to_its_product_and_quantity(app: &TestApp) 
     let epc = sgtin("6901234567892", 1001);
     let cases: Vec<(&str, Value, &str, i64, i64)> = vec![
         ("GTIN-13", json!({"code": "6901234567892"}), "A", 1, 1250),
-        ("GTIN-14 form, scanned twice", json!({"code": "06901234567892", "qty": 2}), "A", 2, 2500),
-        ("EAN-13 with symbology id", json!({"code": "]E06901234567892"}), "A", 1, 1250),
+        (
+            "GTIN-14 form, scanned twice",
+            json!({"code": "06901234567892", "qty": 2}),
+            "A",
+            2,
+            2500,
+        ),
+        (
+            "EAN-13 with symbology id",
+            json!({"code": "]E06901234567892"}),
+            "A",
+            1,
+            1250,
+        ),
         ("GTIN-8", json!({"code": "96385074"}), "B", 1, 1250),
-        ("case GTIN: 12 units", json!({"code": A_CASE}), "A", 12, 15000),
-        ("element string with a count", json!({"code": "(01)06901234567892(30)3"}), "A", 3, 3750),
-        ("raw GS1-128 with a count", json!({"code": "]C10106901234567892303"}), "A", 3, 3750),
+        (
+            "case GTIN: 12 units",
+            json!({"code": A_CASE}),
+            "A",
+            12,
+            15000,
+        ),
+        (
+            "element string with a count",
+            json!({"code": "(01)06901234567892(30)3"}),
+            "A",
+            3,
+            3750,
+        ),
+        (
+            "raw GS1-128 with a count",
+            json!({"code": "]C10106901234567892303"}),
+            "A",
+            3,
+            3750,
+        ),
         (
             "element string with a net weight in kg",
             json!({"code": "(01)06901234200010(3103)001500"}),
@@ -74,9 +107,21 @@ async fn every_form_of_code_resolves_to_its_product_and_quantity(app: &TestApp) 
             1500,
             3000,
         ),
-        ("scale price label: the label's price", json!({"code": PORK_LABEL}), "PORK", 2, 1234),
+        (
+            "scale price label: the label's price",
+            json!({"code": PORK_LABEL}),
+            "PORK",
+            2,
+            1234,
+        ),
         ("SGTIN EPC at the till", json!({"code": epc}), "A", 1, 1250),
-        ("SKU keyed with a price", json!({"sku": "B", "qty": 4, "unit_price": 999}), "B", 4, 3996),
+        (
+            "SKU keyed with a price",
+            json!({"sku": "B", "qty": 4, "unit_price": 999}),
+            "B",
+            4,
+            3996,
+        ),
     ];
     for (i, (what, line, sku, qty, total)) in cases.iter().enumerate() {
         let body = sale(&format!("C-{i}"), "ST-A", json!([line]));
@@ -86,7 +131,11 @@ async fn every_form_of_code_resolves_to_its_product_and_quantity(app: &TestApp) 
             .expect(201);
         let l = &receipt["lines"][0];
         assert_eq!(
-            (l["sku"].as_str(), l["qty"].as_i64(), l["line_total"].as_i64()),
+            (
+                l["sku"].as_str(),
+                l["qty"].as_i64(),
+                l["line_total"].as_i64()
+            ),
             (Some(*sku), Some(*qty), Some(*total)),
             "{what}"
         );
@@ -135,7 +184,11 @@ async fn returns_with_and_without_the_sale_and_no_more_than_was_sold(app: &TestA
         .await
         .expect(201);
     assert_eq!(
-        (receipt["total"].as_i64(), receipt["paid"].as_i64(), receipt["change"].as_i64()),
+        (
+            receipt["total"].as_i64(),
+            receipt["paid"].as_i64(),
+            receipt["change"].as_i64()
+        ),
         (Some(4500), Some(5000), Some(500))
     );
     let ret = |id: &str, original: Option<&str>, lines: Value| {
@@ -150,17 +203,27 @@ async fn returns_with_and_without_the_sale_and_no_more_than_was_sold(app: &TestA
     };
     // Two of the three A come back at another store, refunded at what was paid for them.
     let back = app
-        .post("/api/v1/pos/returns", &ret("R-1", Some("S-r"), json!([{"sku": "A", "qty": 2}])))
+        .post(
+            "/api/v1/pos/returns",
+            &ret("R-1", Some("S-r"), json!([{"sku": "A", "qty": 2}])),
+        )
         .await
         .expect(201);
-    assert_eq!((back["kind"].as_str(), back["total"].as_i64()), (Some("return"), Some(2000)));
+    assert_eq!(
+        (back["kind"].as_str(), back["total"].as_i64()),
+        (Some("return"), Some(2000))
+    );
     assert_eq!(on_hand(app, "ST-B", "A").await, 2);
     // Two more would be one more than is left.
     let before = app.snapshot().await;
     let refused = app
         .post(
             "/api/v1/pos/returns",
-            &ret("R-2", Some("S-r"), json!([{"sku": "B"}, {"sku": "A", "qty": 2}])),
+            &ret(
+                "R-2",
+                Some("S-r"),
+                json!([{"sku": "B"}, {"sku": "A", "qty": 2}]),
+            ),
         )
         .await
         .expect(409);
@@ -169,9 +232,16 @@ async fn returns_with_and_without_the_sale_and_no_more_than_was_sold(app: &TestA
         refused["detail"].as_str().unwrap().starts_with("lines[1]"),
         "{refused}"
     );
-    assert_eq!(app.snapshot().await, before, "a refused return changes nothing");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused return changes nothing"
+    );
     let last = app
-        .post("/api/v1/pos/returns", &ret("R-3", Some("S-r"), json!([{"sku": "A"}])))
+        .post(
+            "/api/v1/pos/returns",
+            &ret("R-3", Some("S-r"), json!([{"sku": "A"}])),
+        )
         .await
         .expect(201);
     assert_eq!(last["total"].as_i64(), Some(1250));
@@ -187,14 +257,21 @@ async fn returns_with_and_without_the_sale_and_no_more_than_was_sold(app: &TestA
     let loose = app
         .post(
             "/api/v1/pos/returns",
-            &ret("R-4", None, json!([{"code": "96385074", "qty": 2, "unit_price": 1100}])),
+            &ret(
+                "R-4",
+                None,
+                json!([{"code": "96385074", "qty": 2, "unit_price": 1100}]),
+            ),
         )
         .await
         .expect(201);
     assert_eq!(loose["total"].as_i64(), Some(2200));
     assert_eq!(on_hand(app, "ST-B", "B").await, 2);
     let unknown = app
-        .post("/api/v1/pos/returns", &ret("R-5", Some("NOPE"), json!([{"sku": "A"}])))
+        .post(
+            "/api/v1/pos/returns",
+            &ret("R-5", Some("NOPE"), json!([{"sku": "A"}])),
+        )
         .await
         .expect(422);
     assert_eq!(unknown["errors"][0]["field"], "original_sale_id");
@@ -206,7 +283,9 @@ async fn a_device_sells_only_at_its_own_store_until_disabled(app: &TestApp) {
     let token = device(app, "POS-A1", "ST-A").await;
     let mut body = sale("D-1", "ST-A", json!([{"sku": "A"}]));
     body.as_object_mut().unwrap().remove("location");
-    let receipt = post_as(app, &token, "/api/v1/pos/sales", &body).await.expect(201);
+    let receipt = post_as(app, &token, "/api/v1/pos/sales", &body)
+        .await
+        .expect(201);
     assert_eq!(receipt["location"], "ST-A", "a device sells where it is");
     let before = app.snapshot().await;
     let elsewhere = sale("D-2", "ST-B", json!([{"sku": "A"}]));
@@ -215,11 +294,20 @@ async fn a_device_sells_only_at_its_own_store_until_disabled(app: &TestApp) {
         .expect(403);
     assert_eq!(refused["code"], "forbidden");
     assert_eq!(app.snapshot().await, before);
-    let listing = app.send("GET", "/api/v1/devices", None, Some(&token), "").await;
-    assert_eq!(listing.status.as_u16(), 403, "a device does not manage devices");
+    let listing = app
+        .send("GET", "/api/v1/devices", None, Some(&token), "")
+        .await;
+    assert_eq!(
+        listing.status.as_u16(),
+        403,
+        "a device does not manage devices"
+    );
     let listed = app.get("/api/v1/devices?location=ST-A").await.expect(200);
     assert_eq!(listed["items"][0]["id"], "POS-A1");
-    assert!(listed["items"][0].get("token").is_none(), "the token is shown once");
+    assert!(
+        listed["items"][0].get("token").is_none(),
+        "the token is shown once"
+    );
     let disabled = app
         .post("/api/v1/devices/POS-A1/disable", "")
         .await
@@ -242,7 +330,11 @@ async fn eight_terminals_selling_one_sku_at_once_count_every_sale_once(app: &Tes
         tokens.push(device(app, &format!("POS-{t}"), "ST-A").await);
     }
     let body = |t: usize, s: usize| {
-        let mut b = sale(&format!("T{t}-S{s}"), "ST-A", json!([{"sku": "A", "qty": (s % 3) + 1}]));
+        let mut b = sale(
+            &format!("T{t}-S{s}"),
+            "ST-A",
+            json!([{"sku": "A", "qty": (s % 3) + 1}]),
+        );
         b.as_object_mut().unwrap().remove("location");
         b
     };
@@ -258,7 +350,9 @@ async fn eight_terminals_selling_one_sku_at_once_count_every_sale_once(app: &Tes
         let (token, bodies) = (&tokens[t], &bodies[t]);
         async move {
             for b in bodies {
-                post_as(app, token, "/api/v1/pos/sales", b).await.expect(expect);
+                post_as(app, token, "/api/v1/pos/sales", b)
+                    .await
+                    .expect(expect);
             }
         }
     };
@@ -277,5 +371,9 @@ async fn eight_terminals_selling_one_sku_at_once_count_every_sale_once(app: &Tes
     assert_eq!(on_hand(app, "ST-A", "A").await, 1000 - total);
     let report = app.db.store.verify().await.unwrap();
     assert!(report.ok(), "{:#?}", report.violations);
-    assert_eq!(report.movements, 1 + (TERMINALS * SALES) as i64, "one receipt and one row per sale");
+    assert_eq!(
+        report.movements,
+        1 + (TERMINALS * SALES) as i64,
+        "one receipt and one row per sale"
+    );
 }

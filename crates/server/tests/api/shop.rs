@@ -35,7 +35,8 @@ pub async fn shop(app: &TestApp) {
         json!({"sku": "RICE", "name": "Rice", "unit": "g", "price": 2, "gtins": ["6901234200010"]}),
     ];
     for (sku, gtin) in TAGGED {
-        products.push(json!({"sku": sku, "name": sku, "unit": "件", "price": 990, "gtins": [gtin]}));
+        products
+            .push(json!({"sku": sku, "name": sku, "unit": "件", "price": 990, "gtins": [gtin]}));
     }
     for p in products {
         app.post("/api/v1/products", &p.to_string())

@@ -77,7 +77,9 @@ where
         .fetch_all(&mut **tx)
         .await?;
         for row in counts {
-            write(BackupRecord::Count(Box::new(Self::count_record(tx, row).await?)))?;
+            write(BackupRecord::Count(Box::new(
+                Self::count_record(tx, row).await?,
+            )))?;
         }
         let transfers: Vec<TransferRow> = sqlx::query_as(&format!(
             "SELECT {TRANSFER_COLUMNS} FROM transfers ORDER BY transfer_id"
@@ -85,7 +87,9 @@ where
         .fetch_all(&mut **tx)
         .await?;
         for row in transfers {
-            write(BackupRecord::Transfer(Box::new(Self::transfer_record(row)?)))?;
+            write(BackupRecord::Transfer(Box::new(Self::transfer_record(
+                row,
+            )?)))?;
         }
         Ok(())
     }
@@ -161,13 +165,15 @@ where
             .await?;
         }
         for (epc, gtin, sku) in &c.tags {
-            sqlx::query("INSERT INTO count_tags (count_id, epc, gtin, sku) VALUES ($1, $2, $3, $4)")
-                .bind(c.id.as_str())
-                .bind(epc.as_str())
-                .bind(gtin.as_str())
-                .bind(sku.as_ref().map(|s| s.as_str()))
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO count_tags (count_id, epc, gtin, sku) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(c.id.as_str())
+            .bind(epc.as_str())
+            .bind(gtin.as_str())
+            .bind(sku.as_ref().map(|s| s.as_str()))
+            .execute(&mut **tx)
+            .await?;
         }
         for batch in &c.batches {
             sqlx::query("INSERT INTO count_batches (count_id, batch_id) VALUES ($1, $2)")

@@ -44,7 +44,10 @@ impl CountRow {
     }
 
     pub(crate) fn scope(&self) -> Result<Option<Vec<Sku>>, StoreError> {
-        self.skus.as_deref().map(|s| from_json("count skus", s)).transpose()
+        self.skus
+            .as_deref()
+            .map(|s| from_json("count skus", s))
+            .transpose()
     }
 }
 
@@ -190,7 +193,10 @@ where
         .fetch_optional(&mut **tx)
         .await?;
         match row {
-            Some(row) => Ok(Some((CountId::from_trusted(row.count_id.clone()), row.scope()?))),
+            Some(row) => Ok(Some((
+                CountId::from_trusted(row.count_id.clone()),
+                row.scope()?,
+            ))),
             None => Ok(None),
         }
     }
@@ -333,7 +339,11 @@ where
         approve: bool,
         actor: &str,
     ) -> Result<Count, StoreError> {
-        let target = if approve { CountStatus::Approved } else { CountStatus::Cancelled };
+        let target = if approve {
+            CountStatus::Approved
+        } else {
+            CountStatus::Cancelled
+        };
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             let row = Self::lock_count(&mut tx, id).await?;
@@ -353,15 +363,21 @@ where
             if approve {
                 Self::post_corrections(&mut tx, id, &location, at, &mut events).await?;
             }
-            sqlx::query("UPDATE counts SET status = $2, closed_by = $3, closed_at = $4 WHERE count_id = $1")
-                .bind(id.as_str())
-                .bind(target.as_str())
-                .bind(actor)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE counts SET status = $2, closed_by = $3, closed_at = $4 WHERE count_id = $1",
+            )
+            .bind(id.as_str())
+            .bind(target.as_str())
+            .bind(actor)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
             let count = Self::read_count(&mut tx, id).await?;
-            let kind = if approve { "count.approved" } else { "count.cancelled" };
+            let kind = if approve {
+                "count.approved"
+            } else {
+                "count.cancelled"
+            };
             events.push(floor_event(
                 format!("count:{id}:{}", target.as_str()),
                 kind,
@@ -437,7 +453,8 @@ where
         id: &CountId,
     ) -> Result<Count, TxError> {
         let (row, lines, unknown) = Self::count_parts(tx, id).await?;
-        let on_hand: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.on_hand)).collect();
+        let on_hand: HashMap<String, i64> =
+            lines.iter().map(|l| (l.sku.clone(), l.on_hand)).collect();
         let records: Vec<CountLineRecord> = lines.iter().map(LineRow::record).collect();
         Ok(Count::assemble(
             CountId::from_trusted(row.count_id.clone()),
@@ -499,11 +516,12 @@ where
         .bind(id.as_str())
         .fetch_all(&mut **tx)
         .await?;
-        let batches: Vec<(String,)> =
-            sqlx::query_as("SELECT batch_id FROM count_batches WHERE count_id = $1 ORDER BY batch_id")
-                .bind(id.as_str())
-                .fetch_all(&mut **tx)
-                .await?;
+        let batches: Vec<(String,)> = sqlx::query_as(
+            "SELECT batch_id FROM count_batches WHERE count_id = $1 ORDER BY batch_id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
         Ok(CountRecord {
             status: row.status()?,
             skus: row.scope()?,
@@ -526,6 +544,9 @@ where
 fn closed(id: &CountId, status: CountStatus) -> StoreError {
     StoreError::conflict(
         "count_closed",
-        format!("count {id} is {}; it takes no more changes", status.as_str()),
+        format!(
+            "count {id} is {}; it takes no more changes",
+            status.as_str()
+        ),
     )
 }

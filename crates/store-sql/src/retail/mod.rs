@@ -19,9 +19,9 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
 use domain::ids::LocationCode;
+use domain::ids::Sku;
 use domain::money::Currency;
 use domain::pos::{ItemRef, LineProduct};
-use domain::ids::Sku;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{NewEvent, StoreError};
 
@@ -120,7 +120,10 @@ where
                     FieldError::new(
                         format!("lines[{i}].code"),
                         "unknown_code",
-                        format!("no product carries GTIN {} (scanned as {:?})", c.gtin, c.raw),
+                        format!(
+                            "no product carries GTIN {} (scanned as {:?})",
+                            c.gtin, c.raw
+                        ),
                     )
                 }),
                 ItemRef::Sku(s) => by_sku.get(s.as_str()).ok_or_else(|| {

@@ -68,7 +68,11 @@ impl TagReads<'_> {
         self.reads[0]
     }
     fn earliest(&self) -> DateTime<Utc> {
-        self.reads.iter().map(|r| micros(r.seen_at)).min().unwrap_or_default()
+        self.reads
+            .iter()
+            .map(|r| micros(r.seen_at))
+            .min()
+            .unwrap_or_default()
     }
     fn latest(&self) -> &TagRead {
         self.reads

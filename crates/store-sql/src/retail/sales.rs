@@ -175,7 +175,9 @@ where
                 .await?;
         match row {
             None => Ok(None),
-            Some((hash, receipt)) if hash == request_hash => Ok(Some(from_json("receipt", &receipt)?)),
+            Some((hash, receipt)) if hash == request_hash => {
+                Ok(Some(from_json("receipt", &receipt)?))
+            }
             Some(_) => Err(StoreError::conflict(
                 "sale_id_reused",
                 format!("{id} was recorded before with other content; a new sale needs a new id"),
@@ -213,14 +215,16 @@ where
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(line_no, sku, qty, unit_price, line_total, returned_qty)| SoldLine {
-                line_no,
-                sku: Sku::from_trusted(sku),
-                qty,
-                unit_price,
-                line_total,
-                returned_qty,
-            })
+            .map(
+                |(line_no, sku, qty, unit_price, line_total, returned_qty)| SoldLine {
+                    line_no,
+                    sku: Sku::from_trusted(sku),
+                    qty,
+                    unit_price,
+                    line_total,
+                    returned_qty,
+                },
+            )
             .collect())
     }
 
@@ -298,18 +302,18 @@ where
         tx: &mut Transaction<'static, DB>,
         id: &SaleId,
     ) -> Result<Receipt, TxError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT receipt FROM pos_sales WHERE sale_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT receipt FROM pos_sales WHERE sale_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
         let (text,) = row.ok_or_else(|| StoreError::not_found(format!("sale {id}")))?;
         let mut receipt: Receipt = from_json("receipt", &text)?;
-        let returned: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT line_no, returned_qty FROM pos_sale_lines WHERE sale_id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
+        let returned: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT line_no, returned_qty FROM pos_sale_lines WHERE sale_id = $1")
+                .bind(id.as_str())
+                .fetch_all(&mut **tx)
+                .await?;
         for line in &mut receipt.lines {
             if let Some((_, r)) = returned.iter().find(|(n, _)| *n == line.line_no) {
                 line.returned_qty = *r;

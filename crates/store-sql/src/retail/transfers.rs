@@ -108,7 +108,10 @@ where
                     .into());
                 }
                 tx.commit().await?;
-                return Ok(Recorded { value: Transfer::try_from(row)?, created: false });
+                return Ok(Recorded {
+                    value: Transfer::try_from(row)?,
+                    created: false,
+                });
             }
             Self::require_location(&mut tx, "from", &t.from).await?;
             Self::require_location(&mut tx, "to", &t.to).await?;
@@ -118,7 +121,12 @@ where
             let mut lines: Vec<TransferLine> = t
                 .lines
                 .iter()
-                .map(|(sku, qty)| TransferLine { sku: sku.clone(), qty: *qty, received: None, discrepancy: None })
+                .map(|(sku, qty)| TransferLine {
+                    sku: sku.clone(),
+                    qty: *qty,
+                    received: None,
+                    discrepancy: None,
+                })
                 .collect();
             lines.sort_by(|a, b| a.sku.cmp(&b.sku));
             let transfer = Transfer {
@@ -139,7 +147,10 @@ where
             let event = transfer_event(&transfer, "created", &transfer.from)?;
             Self::append_events(&mut tx, vec![event], at).await?;
             tx.commit().await?;
-            Ok(Recorded { value: transfer, created: true })
+            Ok(Recorded {
+                value: transfer,
+                created: true,
+            })
         })
         .await
     }
@@ -189,10 +200,16 @@ where
         id: &TransferId,
     ) -> Result<Transfer, TxError> {
         let row = Self::transfer_row(tx, id, true).await?;
-        Ok(Transfer::try_from(row.ok_or_else(|| StoreError::not_found(format!("transfer {id}")))?)?)
+        Ok(Transfer::try_from(row.ok_or_else(|| {
+            StoreError::not_found(format!("transfer {id}"))
+        })?)?)
     }
 
-    pub(crate) async fn ship_transfer(&self, id: &TransferId, actor: &str) -> Result<Transfer, StoreError> {
+    pub(crate) async fn ship_transfer(
+        &self,
+        id: &TransferId,
+        actor: &str,
+    ) -> Result<Transfer, StoreError> {
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             let mut t = Self::locked_transfer(&mut tx, id).await?;
@@ -207,8 +224,22 @@ where
             let at = now();
             let mut steps: Vec<Step<'_>> = Vec::new();
             for l in &t.lines {
-                steps.push(Step { location: &t.from, sku: &l.sku, on_hand: -l.qty, incoming: 0, kind: MovementKind::TransferOut, qty: l.qty });
-                steps.push(Step { location: &t.to, sku: &l.sku, on_hand: 0, incoming: l.qty, kind: MovementKind::TransferOut, qty: l.qty });
+                steps.push(Step {
+                    location: &t.from,
+                    sku: &l.sku,
+                    on_hand: -l.qty,
+                    incoming: 0,
+                    kind: MovementKind::TransferOut,
+                    qty: l.qty,
+                });
+                steps.push(Step {
+                    location: &t.to,
+                    sku: &l.sku,
+                    on_hand: 0,
+                    incoming: l.qty,
+                    kind: MovementKind::TransferOut,
+                    qty: l.qty,
+                });
             }
             let mut events = Vec::new();
             Self::apply_steps(&mut tx, &t, "out", steps, at, &mut events).await?;
@@ -259,7 +290,14 @@ where
                 .iter()
                 .map(|l| {
                     let received = l.received.unwrap_or(0);
-                    Step { location: &t.to, sku: &l.sku, on_hand: received, incoming: -l.qty, kind: MovementKind::TransferIn, qty: received }
+                    Step {
+                        location: &t.to,
+                        sku: &l.sku,
+                        on_hand: received,
+                        incoming: -l.qty,
+                        kind: MovementKind::TransferIn,
+                        qty: received,
+                    }
                 })
                 .collect();
             let mut events = Vec::new();
@@ -307,7 +345,11 @@ where
             .await?;
             let Some((on_hand, reserved)) = changed else {
                 let (on_hand, reserved) = Self::lock_level(tx, s.location, s.sku).await?;
-                shortages.push(Shortage { sku: s.sku.to_string(), requested: -s.on_hand, available: on_hand - reserved });
+                shortages.push(Shortage {
+                    sku: s.sku.to_string(),
+                    requested: -s.on_hand,
+                    available: on_hand - reserved,
+                });
                 continue;
             };
             if s.on_hand == 0 {
@@ -361,7 +403,9 @@ where
             .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await?;
-            Ok(Transfer::try_from(row.ok_or_else(|| StoreError::not_found(format!("transfer {id}")))?)?)
+            Ok(Transfer::try_from(row.ok_or_else(|| {
+                StoreError::not_found(format!("transfer {id}"))
+            })?)?)
         })
         .await
     }
@@ -420,14 +464,21 @@ where
     /// A transfer as a backup carries it.
     pub(crate) fn transfer_record(row: TransferRow) -> Result<TransferRecord, StoreError> {
         let request_hash = row.request_hash.clone();
-        Ok(TransferRecord { request_hash, transfer: Transfer::try_from(row)? })
+        Ok(TransferRecord {
+            request_hash,
+            transfer: Transfer::try_from(row)?,
+        })
     }
 }
 
 fn transition(t: &Transfer, action: &str) -> StoreError {
     StoreError::conflict(
         "invalid_transition",
-        format!("transfer {} is {}; it cannot {action}", t.id, t.status.as_str()),
+        format!(
+            "transfer {} is {}; it cannot {action}",
+            t.id,
+            t.status.as_str()
+        ),
     )
 }
 
@@ -438,5 +489,11 @@ fn transfer_event(t: &Transfer, what: &str, at: &LocationCode) -> Result<store::
         "shipped" => "transfer.shipped",
         _ => "transfer.received",
     };
-    Ok(floor_event(format!("transfer:{}:{what}", t.id), kind, format!("transfer:{}", t.id), at, json(t)?))
+    Ok(floor_event(
+        format!("transfer:{}:{what}", t.id),
+        kind,
+        format!("transfer:{}", t.id),
+        at,
+        json(t)?,
+    ))
 }
