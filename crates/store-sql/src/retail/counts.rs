@@ -10,14 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
 use domain::code::{self, CodeTarget};
-use domain::count::{Count, CountLineRecord, CountStatus, NewCount, NewScans, UnknownTags};
-use domain::ids::{CountId, LocationCode, MovementId, Sku};
+use domain::count::{Count, CountStatus, NewCount, NewScans};
+use domain::ids::{CountId, LocationCode, Sku};
 use domain::pos::ItemRef;
-use domain::stock::{MovementKind, NewMovement};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::StoreError;
-use store::retail::CountRecord;
 
+use super::count_close::closed;
 use super::{floor_event, json, random_id};
 use crate::core::{Core, Dialect, TxError, now, retry};
 use crate::rows::{from_json, to_json};
@@ -48,37 +47,6 @@ impl CountRow {
             .as_deref()
             .map(|s| from_json("count skus", s))
             .transpose()
-    }
-}
-
-/// A count line with the current on_hand of its SKU.
-#[derive(sqlx::FromRow)]
-struct LineRow {
-    sku: String,
-    in_scope: bool,
-    expected_at_open: bool,
-    expected: i64,
-    scanned: i64,
-    rfid: i64,
-    book: Option<i64>,
-    counted_at: Option<DateTime<Utc>>,
-    correction: Option<i64>,
-    on_hand: i64,
-}
-
-impl LineRow {
-    fn record(&self) -> CountLineRecord {
-        CountLineRecord {
-            sku: Sku::from_trusted(self.sku.clone()),
-            in_scope: self.in_scope,
-            expected_at_open: self.expected_at_open,
-            expected: self.expected,
-            scanned: self.scanned,
-            rfid: self.rfid,
-            book: self.book,
-            counted_at: self.counted_at,
-            correction: self.correction,
-        }
     }
 }
 
@@ -232,7 +200,7 @@ where
 
     /// The count row, locked until commit, refusing a count that is not open (unless it
     /// already is in `done`, which a retry of the same action finds).
-    async fn lock_count(
+    pub(super) async fn lock_count(
         tx: &mut Transaction<'static, DB>,
         id: &CountId,
     ) -> Result<CountRow, TxError> {
@@ -332,221 +300,4 @@ where
         })
         .await
     }
-
-    pub(crate) async fn close_count(
-        &self,
-        id: &CountId,
-        approve: bool,
-        actor: &str,
-    ) -> Result<Count, StoreError> {
-        let target = if approve {
-            CountStatus::Approved
-        } else {
-            CountStatus::Cancelled
-        };
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
-            let row = Self::lock_count(&mut tx, id).await?;
-            match row.status()? {
-                CountStatus::Open => {}
-                // The same action again (a retry whose answer was lost): answer it.
-                s if s == target => {
-                    let count = Self::read_count(&mut tx, id).await?;
-                    tx.commit().await?;
-                    return Ok(count);
-                }
-                s => return Err(closed(id, s).into()),
-            }
-            let at = now();
-            let location = LocationCode::from_trusted(row.location.clone());
-            let mut events = Vec::new();
-            if approve {
-                Self::post_corrections(&mut tx, id, &location, at, &mut events).await?;
-            }
-            sqlx::query(
-                "UPDATE counts SET status = $2, closed_by = $3, closed_at = $4 WHERE count_id = $1",
-            )
-            .bind(id.as_str())
-            .bind(target.as_str())
-            .bind(actor)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            let count = Self::read_count(&mut tx, id).await?;
-            let kind = if approve {
-                "count.approved"
-            } else {
-                "count.cancelled"
-            };
-            events.push(floor_event(
-                format!("count:{id}:{}", target.as_str()),
-                kind,
-                format!("count:{id}"),
-                &location,
-                json(&count)?,
-            ));
-            Self::append_events(&mut tx, events, at).await?;
-            tx.commit().await?;
-            Ok(count)
-        })
-        .await
-    }
-
-    /// Posts a `count_correction` per SKU in scope whose count differs from its book
-    /// figure, in SKU order, and records book and correction on every line in scope.
-    async fn post_corrections(
-        tx: &mut Transaction<'static, DB>,
-        id: &CountId,
-        location: &LocationCode,
-        at: DateTime<Utc>,
-        events: &mut Vec<store::NewEvent>,
-    ) -> Result<(), TxError> {
-        let lines: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT sku, scanned, rfid, book FROM count_lines WHERE count_id = $1 AND in_scope ORDER BY sku",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut seen = HashMap::new();
-        for (sku, scanned, rfid, book) in lines {
-            let sku = Sku::from_trusted(sku);
-            let (on_hand, _) = Self::lock_level(tx, location, &sku).await?;
-            let counted = scanned + rfid;
-            let book = book.unwrap_or(on_hand);
-            let correction = counted - book;
-            if correction != 0 {
-                let movement = NewMovement {
-                    id: MovementId::from_trusted(format!("count:{id}:{sku}")),
-                    sku: sku.clone(),
-                    location: location.clone(),
-                    kind: MovementKind::CountCorrection,
-                    qty: correction,
-                    reason: Some(format!("count {id}: counted {counted}, book {book}")),
-                    occurred_at: at,
-                };
-                Self::apply_one(tx, &movement, at, events, &mut seen).await?;
-            }
-            sqlx::query("UPDATE count_lines SET book = $3, correction = $4 WHERE count_id = $1 AND sku = $2")
-                .bind(id.as_str())
-                .bind(sku.as_str())
-                .bind(book)
-                .bind(correction)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn get_count(&self, id: &CountId) -> Result<Count, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_snapshot(&self.reader).await?;
-            let count = Self::read_count(&mut tx, id).await?;
-            tx.commit().await?;
-            Ok(count)
-        })
-        .await
-    }
-
-    /// A count with its comparison, read in `tx`.
-    pub(crate) async fn read_count(
-        tx: &mut Transaction<'static, DB>,
-        id: &CountId,
-    ) -> Result<Count, TxError> {
-        let (row, lines, unknown) = Self::count_parts(tx, id).await?;
-        let on_hand: HashMap<String, i64> =
-            lines.iter().map(|l| (l.sku.clone(), l.on_hand)).collect();
-        let records: Vec<CountLineRecord> = lines.iter().map(LineRow::record).collect();
-        Ok(Count::assemble(
-            CountId::from_trusted(row.count_id.clone()),
-            LocationCode::from_trusted(row.location.clone()),
-            row.status()?,
-            row.scope()?,
-            (row.opened_by.clone(), row.opened_at),
-            row.closed_by.clone().zip(row.closed_at),
-            &records,
-            |sku| on_hand.get(sku.as_str()).copied().unwrap_or(0),
-            unknown,
-        ))
-    }
-
-    async fn count_parts(
-        tx: &mut Transaction<'static, DB>,
-        id: &CountId,
-    ) -> Result<(CountRow, Vec<LineRow>, Vec<UnknownTags>), TxError> {
-        let row: Option<CountRow> = sqlx::query_as(&format!(
-            "SELECT {COUNT_COLUMNS} FROM counts WHERE count_id = $1"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        let row = row.ok_or_else(|| StoreError::not_found(format!("count {id}")))?;
-        let lines: Vec<LineRow> = sqlx::query_as(
-            "SELECT l.sku, l.in_scope, l.expected_at_open, l.expected, l.scanned, l.rfid, l.book, \
-             l.counted_at, l.correction, COALESCE(s.on_hand, 0) AS on_hand \
-             FROM count_lines l LEFT JOIN stock_levels s ON s.location = $2 AND s.sku = l.sku \
-             WHERE l.count_id = $1 ORDER BY l.sku",
-        )
-        .bind(id.as_str())
-        .bind(row.location.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        let unknown: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT gtin, COUNT(*) FROM count_tags WHERE count_id = $1 AND sku IS NULL GROUP BY gtin ORDER BY gtin",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        let unknown = unknown
-            .into_iter()
-            .map(|(gtin, tags)| UnknownTags { gtin, tags })
-            .collect();
-        Ok((row, lines, unknown))
-    }
-
-    /// A count as a backup carries it: its stored lines, tags and batches.
-    pub(crate) async fn count_record(
-        tx: &mut Transaction<'static, DB>,
-        row: CountRow,
-    ) -> Result<CountRecord, TxError> {
-        let id = CountId::from_trusted(row.count_id.clone());
-        let (_, lines, _) = Self::count_parts(tx, &id).await?;
-        let tags: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT epc, gtin, sku FROM count_tags WHERE count_id = $1 ORDER BY epc",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        let batches: Vec<(String,)> = sqlx::query_as(
-            "SELECT batch_id FROM count_batches WHERE count_id = $1 ORDER BY batch_id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(CountRecord {
-            status: row.status()?,
-            skus: row.scope()?,
-            location: LocationCode::from_trusted(row.location),
-            opened_by: row.opened_by,
-            opened_at: row.opened_at,
-            closed_by: row.closed_by,
-            closed_at: row.closed_at,
-            lines: lines.iter().map(LineRow::record).collect(),
-            tags: tags
-                .into_iter()
-                .map(|(epc, gtin, sku)| (epc, gtin, sku.map(Sku::from_trusted)))
-                .collect(),
-            batches: batches.into_iter().map(|(b,)| b).collect(),
-            id,
-        })
-    }
-}
-
-fn closed(id: &CountId, status: CountStatus) -> StoreError {
-    StoreError::conflict(
-        "count_closed",
-        format!(
-            "count {id} is {}; it takes no more changes",
-            status.as_str()
-        ),
-    )
 }

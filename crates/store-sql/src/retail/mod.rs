@@ -8,10 +8,13 @@
 //! never collide with posted movements.
 
 mod backup;
+mod count_close;
+mod count_read;
 mod counts;
 mod devices;
 mod rfid;
 mod sales;
+mod transfer_moves;
 mod transfers;
 
 use std::collections::{BTreeSet, HashMap};
