@@ -12,10 +12,12 @@
 mod auth;
 mod events;
 mod orders;
+mod retail;
 
 pub use auth::*;
 pub use events::*;
 pub use orders::*;
+pub use retail::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -73,6 +75,10 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            // The shop floor (docs/stores.md).
+            a_sale_racing_its_retries_is_recorded_once,
+            concurrent_returns_never_take_back_more_than_was_sold,
+            concurrent_reads_of_the_same_tags_count_each_tag_once,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
