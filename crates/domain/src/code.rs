@@ -316,6 +316,11 @@ mod tests {
             q("(01)06901234567892(3103)000750", 1, &each).unwrap(),
             (750, None)
         );
+        // A weight with an amount payable: the grams, at the stated amount.
+        assert_eq!(
+            q("(01)96901234567895(3103)001250(3921)1999", 2, &each).unwrap(),
+            (2500, Some(39980))
+        );
         // 12.34 at 5.00 a unit: 2 units (rounded), the label's price is what is paid.
         assert_eq!(q("2112345012346", 1, &each).unwrap(), (2, Some(1234)));
         let free = CodeTarget {
