@@ -30,8 +30,8 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// No valid bearer token.
     Unauthorized,
-    /// The caller may not do this (here).
-    Forbidden(String),
+    /// The caller may not do this (its role, scopes or locations do not allow it).
+    Forbidden(domain::auth::Denied),
     /// The thing asked for does not exist.
     NotFound(String),
     /// The route exists but not with this method.
@@ -126,8 +126,8 @@ impl From<StoreError> for AppError {
 }
 
 impl From<domain::auth::Denied> for AppError {
-    fn from(e: domain::auth::Denied) -> Self {
-        AppError::Forbidden(e.to_string())
+    fn from(denied: domain::auth::Denied) -> Self {
+        AppError::Forbidden(denied)
     }
 }
 
@@ -185,13 +185,13 @@ impl IntoResponse for AppError {
         let detail = match &self {
             AppError::Malformed { detail, .. }
             | AppError::NotFound(detail)
-            | AppError::Forbidden(detail)
             | AppError::Conflict { detail, .. } => detail.clone(),
             AppError::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),
                 many => format!("{} fields are invalid", many.len()),
             },
             AppError::Unauthorized => "a valid bearer token is required".to_owned(),
+            AppError::Forbidden(denied) => denied.to_string(),
             AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             AppError::PreconditionRequired => "send the order's version in If-Match".to_owned(),
             AppError::Order(e) => e.to_string(),
