@@ -45,6 +45,13 @@ pub(crate) struct ServeArgs {
     brokers: BrokerArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    /// RFID reads of one tag at one store within this many seconds count once.
+    #[arg(long, env = "STOCKBOOK_RFID_WINDOW", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    rfid_window: u32,
+    /// What the stores' scale labels (EAN-13 prefixes 20-29, `2F IIIII VVVVV C`) carry:
+    /// the price in fen, or the weight in grams.
+    #[arg(long, env = "STOCKBOOK_SCALE_LABELS", default_value = "price", value_parser = ["price", "weight"])]
+    scale_labels: String,
 }
 
 /// Brokers to relay events to and take movements from (docs/brokers.md).
@@ -176,7 +183,17 @@ pub(crate) async fn run(
         tls_key,
         brokers,
         webhooks,
+        rfid_window,
+        scale_labels,
     } = args;
+    let floor = server::floor::FloorConfig {
+        rfid_window: chrono::Duration::seconds(i64::from(rfid_window)),
+        scale_layouts: vec![if scale_labels == "weight" {
+            gs1::VariableMeasureLayout::china_weight()
+        } else {
+            gs1::VariableMeasureLayout::default()
+        }],
+    };
     let brokers = brokers.config()?;
     if demo {
         demo_data(store.as_ref(), db).await?;
@@ -194,9 +211,10 @@ pub(crate) async fn run(
         .with_context(|| format!("listening on {listen}"))?;
     let scheme = if tls_cert.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, backend = store.backend(), "Stockbook is serving");
-    let state = AppState::new(store, default_location)
+    let mut state = AppState::new(store, default_location)
         .with_rate_limit(rate_limit)
         .with_cors(cors_origins);
+    state.floor = Arc::new(floor);
     let relays = server::sync::start(&state, &brokers);
     let _worker = (!webhooks.no_webhooks).then(|| {
         let config = webhooks.config();

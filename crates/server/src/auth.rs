@@ -109,6 +109,12 @@ impl TokenCache {
         self.lock().clear();
     }
 
+    /// Forgets a token at once (it was just revoked), so this node stops accepting it
+    /// without waiting for [`TOKEN_TTL`]; other nodes still may until then.
+    pub fn forget(&self, token_id: i64) {
+        self.lock().retain(|_, (info, _)| info.token_id != token_id);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (TokenInfo, Instant)>> {
         self.entries
             .lock()

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod floor;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub sinks: Arc<sync::Sinks>,
     /// The webhook sender, shared by the delivery worker and manual redeliveries.
     pub webhooks: Arc<sync::webhooks::Webhooks>,
+    /// Settings of the shop-floor routes (RFID window, scale label layouts).
+    pub floor: Arc<floor::FloorConfig>,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             cors: Arc::default(),
             sinks: Arc::default(),
             webhooks: Arc::default(),
+            floor: Arc::default(),
         }
     }
 

@@ -18,6 +18,7 @@ mod events;
 mod ops;
 mod orders;
 pub mod postgres;
+mod retail;
 mod rows;
 mod sinks;
 pub mod sqlite;

@@ -48,7 +48,9 @@ where
             )
             .fetch_all(&mut *tx)
             .await?;
+            let in_transit = Self::in_transit(&mut tx).await?;
             for (location, sku, on_hand, reserved, incoming, ledger_on_hand, ledger_reserved) in rows {
+                let carried = in_transit.get(&(location.clone(), sku.clone())).copied().unwrap_or(0);
                 report.levels += 1;
                 let mut violation = |check, detail: String| {
                     report.violations.push(Violation { check, sku: Some(sku.clone()), location: Some(location.clone()), detail });
@@ -62,8 +64,8 @@ where
                 if reserved < 0 {
                     violation("reserved_not_negative", format!("reserved is {reserved}"));
                 }
-                if incoming != 0 {
-                    violation("incoming_matches_transfers", format!("incoming is {incoming} with no transfer in transit"));
+                if incoming != carried {
+                    violation("incoming_matches_transfers", format!("incoming is {incoming}, transfers in transit carry {carried}"));
                 }
             }
             // Each ledger row's on_hand_after must continue the running sum of its level.
@@ -292,6 +294,7 @@ where
                 },
             )?;
         }
+        Self::export_retail(tx, &mut |record| write(sink, record)).await?;
         Self::export_alerts_and_webhooks(tx, sink).await
     }
 
@@ -493,6 +496,11 @@ where
             BackupRecord::Threshold(t) => Self::restore_threshold(tx, &t).await?,
             BackupRecord::Alert(a) => Self::restore_alert(tx, &a).await?,
             BackupRecord::Webhook(w) => Self::restore_webhook(tx, &w).await?,
+            BackupRecord::Device(d) => Self::restore_device(tx, &d).await?,
+            BackupRecord::Sale(s) => Self::restore_sale(tx, &s).await?,
+            BackupRecord::Tag(t) => Self::restore_tag(tx, &t).await?,
+            BackupRecord::Count(c) => Self::restore_count(tx, &c).await?,
+            BackupRecord::Transfer(t) => Self::restore_transfer(tx, &t).await?,
             BackupRecord::End { .. } => {}
         }
         Ok(())

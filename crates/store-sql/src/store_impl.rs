@@ -22,6 +22,14 @@ use store::webhooks::{
     Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
 };
 
+use domain::count::{Count, NewCount, NewScans};
+use domain::device::{Device, NewDevice};
+use domain::ids::{CountId, DeviceId, SaleId, TransferId};
+use domain::pos::{NewSale, Receipt};
+use domain::rfid::ReadBatch;
+use domain::transfer::{NewTransfer, Transfer};
+use store::{ReadSummary, Recorded, RequestMeta, SeenTag, TransferFilter};
+
 use crate::core::{Core, Dialect, map_sql};
 
 #[async_trait]
@@ -493,5 +501,121 @@ where
         claim: &LeaseClaim,
     ) -> Result<bool, StoreError> {
         Core::skip_webhook_events(self, webhook_id, from, to, claim).await
+    }
+
+    // ---- Stores: devices, POS, RFID, cycle counts, transfers ----------------------------
+
+    async fn register_device(
+        &self,
+        device: NewDevice,
+        token: NewToken,
+    ) -> Result<Device, StoreError> {
+        Core::register_device(self, device, token).await
+    }
+
+    async fn get_device(&self, id: &DeviceId) -> Result<Device, StoreError> {
+        Core::get_device(self, id).await
+    }
+
+    async fn list_devices(
+        &self,
+        within: &[LocationCode],
+        after: Option<&DeviceId>,
+        limit: i64,
+    ) -> Result<Vec<Device>, StoreError> {
+        Core::list_devices(self, within, after, limit).await
+    }
+
+    async fn disable_device(
+        &self,
+        id: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        Core::disable_device(self, id, now).await
+    }
+
+    async fn record_sale(
+        &self,
+        sale: NewSale,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Receipt>, StoreError> {
+        Core::record_sale(self, sale, meta).await
+    }
+
+    async fn get_sale(&self, id: &SaleId) -> Result<Receipt, StoreError> {
+        Core::get_sale(self, id).await
+    }
+
+    async fn record_reads(
+        &self,
+        location: &LocationCode,
+        batch: ReadBatch,
+        window: chrono::Duration,
+    ) -> Result<ReadSummary, StoreError> {
+        Core::record_reads(self, location, batch, window).await
+    }
+
+    async fn list_tags(
+        &self,
+        location: &LocationCode,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SeenTag>, StoreError> {
+        Core::list_tags(self, location, after, limit).await
+    }
+
+    async fn open_count(&self, count: NewCount, actor: &str) -> Result<Count, StoreError> {
+        Core::open_count(self, count, actor).await
+    }
+
+    async fn get_count(&self, id: &CountId) -> Result<Count, StoreError> {
+        Core::get_count(self, id).await
+    }
+
+    async fn add_count_scans(&self, id: &CountId, scans: NewScans) -> Result<Count, StoreError> {
+        Core::add_count_scans(self, id, scans).await
+    }
+
+    async fn close_count(
+        &self,
+        id: &CountId,
+        approve: bool,
+        actor: &str,
+    ) -> Result<Count, StoreError> {
+        Core::close_count(self, id, approve, actor).await
+    }
+
+    async fn create_transfer(
+        &self,
+        transfer: NewTransfer,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Transfer>, StoreError> {
+        Core::create_transfer(self, transfer, meta).await
+    }
+
+    async fn get_transfer(&self, id: &TransferId) -> Result<Transfer, StoreError> {
+        Core::get_transfer(self, id).await
+    }
+
+    async fn list_transfers(
+        &self,
+        filter: &TransferFilter,
+        after: Option<&TransferId>,
+        limit: i64,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        Core::list_transfers(self, filter, after, limit).await
+    }
+
+    async fn ship_transfer(&self, id: &TransferId, actor: &str) -> Result<Transfer, StoreError> {
+        Core::ship_transfer(self, id, actor).await
+    }
+
+    async fn receive_transfer(
+        &self,
+        id: &TransferId,
+        arrived: Option<Vec<(Sku, i64)>>,
+        actor: &str,
+    ) -> Result<Transfer, StoreError> {
+        Core::receive_transfer(self, id, arrived, actor).await
     }
 }

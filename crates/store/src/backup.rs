@@ -12,10 +12,10 @@
 //! {"type":"movement", …}
 //! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
-//! {"type":"order", …} {"type":"idempotency_key", …}
-//! {"type":"event", …} {"type":"sink_cursor", …}
-//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …}
-//! {"type":"threshold", …} {"type":"alert", …} {"type":"webhook", …}
+//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"sink_cursor", …} {"type":"device", …} {"type":"sale", …} {"type":"tag", …}
+//! {"type":"count", …} {"type":"transfer", …} {"type":"threshold", …} {"type":"alert", …}
+//! {"type":"webhook", …}
 //! {"type":"end","records":1234}
 //! ```
 
@@ -145,6 +145,16 @@ pub enum BackupRecord {
     /// A webhook subscription with its secret and delivery position (its delivery log is
     /// not backed up).
     Webhook(crate::webhooks::Webhook),
+    /// A registered device (its token is a `token` record).
+    Device(domain::device::Device),
+    /// A POS sale or return.
+    Sale(Box<crate::retail::SaleRecord>),
+    /// An RFID tag as last seen at a location.
+    Tag(crate::retail::SeenTag),
+    /// A cycle count with its lines, tags and scan batches.
+    Count(Box<crate::retail::CountRecord>),
+    /// A transfer.
+    Transfer(Box<crate::retail::TransferRecord>),
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod conformance;
 mod error;
 pub mod events;
+pub mod retail;
 pub mod sinks;
 pub mod webhooks;
 
@@ -19,11 +20,17 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::count::{Count, NewCount, NewScans};
 use domain::customer::{Customer, CustomerPatch};
+use domain::device::{Device, NewDevice};
+use domain::ids::{CountId, DeviceId, SaleId, TransferId};
 use domain::ids::{LocationCode, Sku};
 use domain::order::{NewOrder, Order, OrderFilter, OrderPatch, Quantities};
+use domain::pos::{NewSale, Receipt};
 use domain::pricing::{PriceEntry, PriceList, PriceSource};
+use domain::rfid::ReadBatch;
 use domain::stock::{Level, Movement, NewMovement, Outcome};
+use domain::transfer::{NewTransfer, Transfer};
 use serde::Serialize;
 
 pub use auth::{
@@ -35,6 +42,7 @@ pub use events::{Event, EventFilter, NewEvent};
 pub use sinks::SinkState;
 
 use alerts::{Alert, AlertFilter, NewAlert, Raised, Threshold};
+pub use retail::{ReadSummary, Recorded, RequestMeta, SeenTag, TransferFilter};
 use webhooks::{
     Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
 };
@@ -460,6 +468,85 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
         claim: &LeaseClaim,
     ) -> Result<bool>;
+
+    // ---- Stores: devices, POS, RFID, cycle counts, transfers (docs/stores.md) ----------
+    // Every write below is one transaction that appends its events; stock moves go through
+    // the ledger like any other movement.
+
+    /// Registers a device with its token (stored by hash) in one transaction; `Conflict`
+    /// when the id exists, `Invalid` on an unknown location.
+    async fn register_device(&self, device: NewDevice, token: NewToken) -> Result<Device>;
+    /// One device; `NotFound` when unknown.
+    async fn get_device(&self, id: &DeviceId) -> Result<Device>;
+    /// Devices by id, after `after`, at most `limit`, at `within` (empty: everywhere).
+    async fn list_devices(
+        &self,
+        within: &[LocationCode],
+        after: Option<&DeviceId>,
+        limit: i64,
+    ) -> Result<Vec<Device>>;
+    /// Disables a device and revokes its token; disabling twice keeps the first time.
+    async fn disable_device(&self, id: &DeviceId, now: DateTime<Utc>) -> Result<Device>;
+
+    /// Records a POS sale or return in one transaction: resolves every line to a product,
+    /// prices it, posts its `sale` / `return` movements (a sale even below zero), records
+    /// the receipt and its events. The same id with the same request answers the first
+    /// receipt (`created: false`); with another request, `Conflict` `sale_id_reused`.
+    async fn record_sale(&self, sale: NewSale, meta: RequestMeta) -> Result<Recorded<Receipt>>;
+    /// A sale or return with the units returned of each line since; `NotFound` when unknown.
+    async fn get_sale(&self, id: &SaleId) -> Result<Receipt>;
+
+    /// Records a batch of RFID reads at a location: de-duplicates each EPC within `window`
+    /// (across requests too), remembers the tags seen, and feeds the location's open count.
+    async fn record_reads(
+        &self,
+        location: &LocationCode,
+        batch: ReadBatch,
+        window: chrono::Duration,
+    ) -> Result<ReadSummary>;
+    /// Tags seen at a location by EPC, after `after`, at most `limit`.
+    async fn list_tags(
+        &self,
+        location: &LocationCode,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SeenTag>>;
+
+    /// Opens a count with a snapshot of the book figures in scope; `Conflict` `count_open`
+    /// when the location has an open count, `Invalid` on unknown SKUs or location.
+    async fn open_count(&self, count: NewCount, actor: &str) -> Result<Count>;
+    /// One count with its comparison per SKU; `NotFound` when unknown.
+    async fn get_count(&self, id: &CountId) -> Result<Count>;
+    /// Adds scanned quantities to an open count; a batch id seen before changes nothing.
+    async fn add_count_scans(&self, id: &CountId, scans: NewScans) -> Result<Count>;
+    /// Approves (posting the count corrections) or cancels an open count.
+    async fn close_count(&self, id: &CountId, approve: bool, actor: &str) -> Result<Count>;
+
+    /// Creates a transfer; the same id with the same request answers the first one.
+    async fn create_transfer(
+        &self,
+        transfer: NewTransfer,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Transfer>>;
+    /// One transfer; `NotFound` when unknown.
+    async fn get_transfer(&self, id: &TransferId) -> Result<Transfer>;
+    /// Transfers by id, after `after`, at most `limit`.
+    async fn list_transfers(
+        &self,
+        filter: &TransferFilter,
+        after: Option<&TransferId>,
+        limit: i64,
+    ) -> Result<Vec<Transfer>>;
+    /// Ships an open transfer (its source must have the units available); shipping a
+    /// shipped transfer again answers it unchanged.
+    async fn ship_transfer(&self, id: &TransferId, actor: &str) -> Result<Transfer>;
+    /// Receives a shipped transfer: what arrived (`None`: exactly what was shipped).
+    async fn receive_transfer(
+        &self,
+        id: &TransferId,
+        arrived: Option<Vec<(Sku, i64)>>,
+        actor: &str,
+    ) -> Result<Transfer>;
 }
 
 /// Everything in `store`, in export order, collected in memory: for tests that compare

@@ -2,15 +2,20 @@
 
 mod alerts;
 mod audit;
+mod counts;
 mod customers;
+mod devices;
 mod events;
 mod health;
 mod locations;
 mod orders;
+mod pos;
 mod products;
+mod rfid;
 mod scan;
 mod sinks;
 mod stock;
+mod transfers;
 mod users;
 mod webhooks;
 
@@ -36,7 +41,10 @@ pub fn router() -> Router<AppState> {
             .merge(audit::router())
             .merge(sinks::router())
             .merge(alerts::router())
-            .merge(webhooks::router()),
+            .merge(webhooks::router())
+            // The shop floor (docs/stores.md).
+            .merge(devices::router().merge(pos::router()).merge(rfid::router()))
+            .merge(counts::router().merge(transfers::router())),
     )
 }
 

@@ -683,6 +683,7 @@ fn cases() -> Vec<Case> {
     .into_iter()
     .chain(webhook_cases())
     .chain(alert_cases())
+    .chain(floor_cases())
     .collect()
 }
 
@@ -1069,6 +1070,363 @@ fn alert_cases() -> Vec<Case> {
             422,
             "bad_format",
             Some("location"),
+        ),
+    ]
+}
+
+fn sale_body(fields: &str, lines: &str) -> String {
+    format!(
+        r#"{{"sale_id":"S1","terminal":"T1","occurred_at":"{}","location":"WH","lines":{lines}{fields}}}"#,
+        chrono::Utc::now().to_rfc3339()
+    )
+}
+
+fn floor_case(
+    what: &'static str,
+    path: &'static str,
+    body: String,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> Case {
+    case(what, "POST", path, Some(body), status, code, field)
+}
+
+/// Devices, POS, RFID, counts and transfers (docs/stores.md).
+fn floor_cases() -> Vec<Case> {
+    let sale = |what, fields: &str, lines: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/pos/sales",
+            sale_body(fields, lines),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let a = r#"[{"sku":"A"}]"#;
+    let ret = |what, body: &str, code, field| {
+        let body = body.replace("NOW", &chrono::Utc::now().to_rfc3339());
+        floor_case(what, "/api/v1/pos/returns", body, 422, code, Some(field))
+    };
+    let reads = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/rfid/reads",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let count = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/counts",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let transfer = |what, lines: &str, from: &str, to: &str, code, field| {
+        let body = format!(r#"{{"from":"{from}","to":"{to}","lines":{lines}}}"#);
+        floor_case(what, "/api/v1/transfers", body, 422, code, Some(field))
+    };
+    let device = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/devices",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let missing = |what, method, path| case(what, method, path, None, 404, "not_found", None);
+    vec![
+        sale("sale without lines", "", "[]", "required", "lines"),
+        sale(
+            "sale line with code and sku",
+            "",
+            r#"[{"sku":"A","code":"6901234567892"}]"#,
+            "not_allowed",
+            "lines[0].sku",
+        ),
+        sale(
+            "sale line naming nothing",
+            "",
+            r#"[{"qty":1}]"#,
+            "required",
+            "lines[0].code",
+        ),
+        sale(
+            "sale of zero",
+            "",
+            r#"[{"sku":"A","qty":0}]"#,
+            "out_of_range",
+            "lines[0].qty",
+        ),
+        sale(
+            "sale with a bad check digit",
+            "",
+            r#"[{"code":"6901234567893"}]"#,
+            "invalid_code",
+            "lines[0].code",
+        ),
+        sale(
+            "sale of an unknown code",
+            "",
+            r#"[{"sku":"A"},{"code":"6901234999990"}]"#,
+            "unknown_code",
+            "lines[1].code",
+        ),
+        sale(
+            "sale of a ghost",
+            "",
+            r#"[{"sku":"GHOST"}]"#,
+            "unknown_sku",
+            "lines[0].sku",
+        ),
+        sale(
+            "sale at a negative price",
+            "",
+            r#"[{"sku":"A","unit_price":-1}]"#,
+            "negative",
+            "lines[0].unit_price",
+        ),
+        sale(
+            "sale paid short",
+            r#","payments":[{"method":"cash","amount":100}]"#,
+            a,
+            "underpaid",
+            "payments",
+        ),
+        sale(
+            "sale paid in a bad way",
+            r#","payments":[{"method":"Cash!","amount":100}]"#,
+            a,
+            "bad_format",
+            "payments[0].method",
+        ),
+        sale(
+            "sale with a discount field",
+            r#","discount":5"#,
+            a,
+            "unknown_field",
+            "discount",
+        ),
+        floor_case(
+            "sale without an id",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""sale_id":"S1","#, ""),
+            422,
+            "required",
+            Some("sale_id"),
+        ),
+        floor_case(
+            "sale id with a space",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace("S1", "S 1"),
+            422,
+            "bad_format",
+            Some("sale_id"),
+        ),
+        floor_case(
+            "sale at an unknown store",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""WH""#, r#""MARS""#),
+            422,
+            "unknown_location",
+            Some("location"),
+        ),
+        floor_case(
+            "sale by a caller of no one store, naming none",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""location":"WH","#, ""),
+            422,
+            "required",
+            Some("location"),
+        ),
+        floor_case(
+            "sale from the future",
+            "/api/v1/pos/sales",
+            sale_body(r#","location":"WH""#, a)
+                .replacen(r#""location":"WH","#, "", 1)
+                .replace(&chrono::Utc::now().to_rfc3339()[..4], "2999"),
+            422,
+            "in_future",
+            Some("occurred_at"),
+        ),
+        ret(
+            "return of a known sale at another price",
+            r#"{"return_id":"R1","terminal":"T1","occurred_at":"NOW","location":"WH","original_sale_id":"S0","lines":[{"sku":"A","unit_price":1}]}"#,
+            "not_allowed",
+            "lines[0].unit_price",
+        ),
+        ret(
+            "return of an unknown sale",
+            r#"{"return_id":"R1","terminal":"T1","occurred_at":"NOW","location":"WH","original_sale_id":"S0","lines":[{"sku":"A"}]}"#,
+            "unknown_sale",
+            "original_sale_id",
+        ),
+        missing(
+            "receipt of an unknown sale",
+            "GET",
+            "/api/v1/pos/sales/NOPE",
+        ),
+        reads(
+            "no reads",
+            r#"{"reader":"R1","location":"WH","reads":[]}"#,
+            "required",
+            "reads",
+        ),
+        reads(
+            "antenna 300",
+            r#"{"reader":"R1","location":"WH","reads":[{"epc":"x","antenna":300,"seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "out_of_range",
+            "reads[0].antenna",
+        ),
+        reads(
+            "read at no time",
+            r#"{"reader":"R1","location":"WH","reads":[{"epc":"x","seen_at":"noon"}]}"#,
+            "invalid",
+            "reads[0].seen_at",
+        ),
+        reads(
+            "reader with a slash",
+            r#"{"reader":"R/1","location":"WH","reads":[{"epc":"x","seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "bad_format",
+            "reader",
+        ),
+        reads(
+            "reads at an unknown store",
+            r#"{"reader":"R1","location":"MARS","reads":[{"epc":"x","seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "unknown_location",
+            "location",
+        ),
+        count(
+            "count at an unknown place",
+            r#"{"location":"MARS"}"#,
+            "unknown_location",
+            "location",
+        ),
+        count(
+            "count of a ghost",
+            r#"{"location":"WH","skus":["GHOST"]}"#,
+            "unknown_sku",
+            "skus[0]",
+        ),
+        count(
+            "count naming a SKU twice",
+            r#"{"location":"WH","skus":["A","A"]}"#,
+            "duplicate",
+            "skus[1]",
+        ),
+        count(
+            "count of no SKUs",
+            r#"{"location":"WH","skus":[]}"#,
+            "out_of_range",
+            "skus",
+        ),
+        missing("an unknown count", "GET", "/api/v1/counts/NOPE"),
+        floor_case(
+            "scans for an unknown count",
+            "/api/v1/counts/NOPE/scans",
+            r#"{"lines":[{"sku":"A","qty":1}]}"#.into(),
+            404,
+            "not_found",
+            None,
+        ),
+        missing(
+            "approving an unknown count",
+            "POST",
+            "/api/v1/counts/NOPE/approve",
+        ),
+        transfer(
+            "transfer to where it is",
+            r#"[{"sku":"A","qty":1}]"#,
+            "WH",
+            "WH",
+            "same_location",
+            "to",
+        ),
+        transfer(
+            "transfer of nothing",
+            r#"[{"sku":"A","qty":0}]"#,
+            "WH",
+            "X",
+            "out_of_range",
+            "lines[0].qty",
+        ),
+        transfer(
+            "transfer from nowhere",
+            r#"[{"sku":"A","qty":1}]"#,
+            "MARS",
+            "WH",
+            "unknown_location",
+            "from",
+        ),
+        transfer(
+            "transfer to nowhere",
+            r#"[{"sku":"A","qty":1}]"#,
+            "WH",
+            "MARS",
+            "unknown_location",
+            "to",
+        ),
+        transfer(
+            "transfer naming a SKU twice",
+            r#"[{"sku":"A","qty":1},{"sku":"A","qty":1}]"#,
+            "WH",
+            "X",
+            "duplicate",
+            "lines[1].sku",
+        ),
+        missing(
+            "shipping an unknown transfer",
+            "POST",
+            "/api/v1/transfers/NOPE/ship",
+        ),
+        floor_case(
+            "receiving less than nothing",
+            "/api/v1/transfers/NOPE/receive",
+            r#"{"lines":[{"sku":"A","qty":-1}]}"#.into(),
+            422,
+            "out_of_range",
+            Some("lines[0].qty"),
+        ),
+        case(
+            "transfers in a made-up status",
+            "GET",
+            "/api/v1/transfers?status=lost",
+            None,
+            422,
+            "unknown_status",
+            Some("status"),
+        ),
+        device(
+            "device of an unknown kind",
+            r#"{"id":"D1","kind":"printer","location":"WH"}"#,
+            "unknown_kind",
+            "kind",
+        ),
+        device(
+            "device at an unknown place",
+            r#"{"id":"D1","kind":"pos","location":"MARS"}"#,
+            "unknown_location",
+            "location",
+        ),
+        device(
+            "device id with a space",
+            r#"{"id":"D 1","kind":"pos","location":"WH"}"#,
+            "bad_format",
+            "id",
+        ),
+        missing(
+            "disabling an unknown device",
+            "POST",
+            "/api/v1/devices/NOPE/disable",
         ),
     ]
 }

@@ -13,11 +13,14 @@
 mod alerts;
 mod bad_input;
 mod events;
+mod floor;
 mod hardening;
 mod helpers;
 mod orders;
 mod permissions;
+mod pos;
 mod scan;
+mod shop;
 mod sinks;
 mod stock;
 mod users;

@@ -271,6 +271,56 @@ async fn every_route_answers_every_role_as_the_rules_say(app: &TestApp) {
         case("POST", &format!("/api/v1/tokens/{spare}/revoke"), None, "A"),
         case("GET", "/api/v1/audit", None, "A"),
         case("GET", "/api/v1/sinks", None, "AM"),
+        case(
+            "POST",
+            "/api/v1/devices",
+            Some(json!({"id": "pos-{n}", "kind": "pos", "location": "ST-1"})),
+            "AM",
+        ),
+        case("GET", "/api/v1/devices", None, "AM"),
+        case(
+            "POST",
+            "/api/v1/pos/sales",
+            Some(json!({"sale_id": "sale-{n}", "terminal": "T1", "occurred_at": "2026-11-22T08:00:00Z",
+                "location": "ST-1", "lines": [{"sku": "A", "qty": 1}]})),
+            "AMCD",
+        ),
+        case(
+            "POST",
+            "/api/v1/rfid/reads",
+            Some(json!({"reader": "R1", "location": "ST-1",
+                "reads": [{"epc": "3034257BF7194E4000001A85", "seen_at": "2026-11-22T08:00:00Z"}]})),
+            "AMCD",
+        ),
+        case(
+            "POST",
+            "/api/v1/counts",
+            Some(json!({"id": "cnt-{n}", "location": "WH", "skus": ["B"]})),
+            "AMS",
+        ),
+        case(
+            "POST",
+            "/api/v1/transfers",
+            Some(json!({"id": "tr-{n}", "from": "WH", "to": "ST-1", "lines": [{"sku": "A", "qty": 1}]})),
+            "AMS",
+        ),
+        case("GET", "/api/v1/transfers", None, "AMS"),
+        case("GET", "/api/v1/alerts?location=WH", None, "AMS"),
+        case("GET", "/api/v1/alerts?location=ST-1", None, "AMC"),
+        case("GET", "/api/v1/stock/WH/A/threshold", None, "AMS"),
+        case(
+            "PUT",
+            "/api/v1/stock/WH/A/threshold",
+            Some(json!({"low_stock": 5})),
+            "AMS",
+        ),
+        case("GET", "/api/v1/webhooks", None, "AM"),
+        case(
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook"})),
+            "AM",
+        ),
     ];
 
     let mut tokens = Vec::new();

@@ -13,6 +13,7 @@ mod alerts;
 mod auth;
 mod events;
 mod orders;
+mod retail;
 mod sinks;
 mod webhooks;
 
@@ -20,6 +21,7 @@ pub use alerts::*;
 pub use auth::*;
 pub use events::*;
 pub use orders::*;
+pub use retail::*;
 pub use sinks::*;
 pub use webhooks::*;
 
@@ -86,6 +88,10 @@ macro_rules! conformance_tests {
             alerts_raise_by_kind_and_key_and_thresholds_list,
             webhook_positions_move_only_for_the_lease_holder_on_success,
             sustained_failure_disables_a_webhook_with_an_alert,
+            // The shop floor (docs/stores.md).
+            a_sale_racing_its_retries_is_recorded_once,
+            concurrent_returns_never_take_back_more_than_was_sold,
+            concurrent_reads_of_the_same_tags_count_each_tag_once,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
