@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod customer;
+pub mod edge;
 pub mod gtin;
 pub mod ids;
 pub mod money;

@@ -278,6 +278,7 @@ where
                 )?;
             }
         }
+        Self::export_edge(tx, &mut |record| write(sink, record)).await?;
         Ok(())
     }
 
@@ -423,6 +424,11 @@ where
                     .await?;
             }
             BackupRecord::Event { event } => Self::restore_event(tx, &event).await?,
+            BackupRecord::EdgeSync(_)
+            | BackupRecord::EdgeHqLevel(_)
+            | BackupRecord::EdgeMirrored { .. } => {
+                Self::restore_edge(tx, &record).await?;
+            }
             BackupRecord::End { .. } => {}
         }
         Ok(())

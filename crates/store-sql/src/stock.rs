@@ -338,7 +338,7 @@ where
 
     /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,
     /// and returns its on_hand and reserved.
-    async fn lock_level(
+    pub(crate) async fn lock_level(
         tx: &mut Transaction<'static, DB>,
         location: &LocationCode,
         sku: &Sku,

@@ -13,6 +13,7 @@
 //! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
 //! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"edge_sync", …} {"type":"edge_hq_level", …} {"type":"edge_mirrored", …}   (edge nodes)
 //! {"type":"end","records":1234}
 //! ```
 
@@ -126,6 +127,15 @@ pub enum BackupRecord {
     },
     /// An entry of the audit trail, with its place in the hash chain.
     Audit(crate::auth::AuditEntry),
+    /// An edge node's sync state with HQ (only on an edge node).
+    EdgeSync(crate::edge::EdgeSync),
+    /// HQ's last known figure of a level, kept by an edge node.
+    EdgeHqLevel(crate::edge::HqLevelRecord),
+    /// A ledger row an edge node wrote from HQ's figures (never pushed back to HQ).
+    EdgeMirrored {
+        /// The ledger row's seq.
+        movement_seq: i64,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -10,10 +10,12 @@
 )]
 
 mod auth;
+mod edge;
 mod events;
 mod orders;
 
 pub use auth::*;
+pub use edge::*;
 pub use events::*;
 pub use orders::*;
 
@@ -73,6 +75,8 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            an_edge_node_mirrors_hq_and_counts_each_movement_once,
+            a_stock_snapshot_names_the_last_event_it_reflects,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
