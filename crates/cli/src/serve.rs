@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use server::{AppState, build_app};
@@ -32,12 +33,38 @@ pub(crate) async fn run(
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "Stockbook is serving");
     let app = build_app(AppState::new(store, default_location));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving HTTP")?;
+    serve_until_stopped(listener, app).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long requests in flight may finish after SIGINT or SIGTERM. Event streams never
+/// finish by themselves: they are cut after it, and their clients (edge nodes, browsers)
+/// resume elsewhere or after the restart with `Last-Event-ID`.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `app` until SIGINT or SIGTERM, then finishes requests in flight for at most
+/// [`GRACE`].
+pub(crate) async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown().await;
+        let _ = stopping.send(true);
+    });
+    let deadline = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(GRACE).await;
+    };
+    tokio::select! {
+        result = server => result.context("serving HTTP"),
+        () = deadline => {
+            tracing::warn!(grace = ?GRACE, "connections still open after the grace period (event streams); closing them");
+            Ok(())
+        }
+    }
 }
 
 /// Seeds an empty database and prints an admin token to try the API with; the token is also

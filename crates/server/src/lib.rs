@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod hardening;

@@ -50,6 +50,7 @@ pub struct Metrics {
     orders_refused: Mutex<BTreeMap<&'static str, u64>>,
     movements: Mutex<BTreeMap<&'static str, u64>>,
     sse_subscribers: AtomicI64,
+    edge: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -84,6 +85,71 @@ impl Metrics {
     /// A live-stream subscriber came (+1) or went (-1).
     pub fn sse(&self, delta: i64) {
         self.sse_subscribers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Counts what an edge node's sync did: `stockbook_edge_<name>_total{<label>}`; the
+    /// label is `outcome` for pushes, `stream` for pulls, `what` for mirrored figures.
+    pub fn edge(&self, name: &'static str, label: &'static str, n: u64) {
+        *lock(&self.edge).entry((name, label)).or_default() += n;
+    }
+
+    /// The edge node's series: its sync counters, and its state as `state` says it now.
+    pub fn render_edge(
+        &self,
+        state: &store::edge::EdgeState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let mut out = String::new();
+        let gauges = [
+            (
+                "online",
+                "1 while HQ answers this edge node.",
+                i64::from(state.sync.online),
+            ),
+            (
+                "pending_movements",
+                "The node's own movements HQ has not acknowledged.",
+                state.pending_movements,
+            ),
+            (
+                "lag_seconds",
+                "Seconds since the node and HQ were last known to agree (0 while in sync).",
+                state.lag_seconds(now),
+            ),
+            (
+                "last_pull_seq",
+                "The last HQ event seq this node applied.",
+                state.sync.stock_seq.max(state.sync.catalog_seq),
+            ),
+            (
+                "refused_movements",
+                "Movements HQ refused, taken back locally.",
+                state.sync.refused,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP stockbook_edge_{name} {help}");
+            let _ = writeln!(out, "# TYPE stockbook_edge_{name} gauge");
+            let _ = writeln!(out, "stockbook_edge_{name} {value}");
+        }
+        let mut last = "";
+        for ((name, label), n) in lock(&self.edge).iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE stockbook_edge_{name}_total counter");
+                last = name;
+            }
+            let kind = match *name {
+                "pushed" => "outcome",
+                "pulled" => "stream",
+                _ => "what",
+            };
+            if label.is_empty() {
+                let _ = writeln!(out, "stockbook_edge_{name}_total {n}");
+            } else {
+                let _ = writeln!(out, "stockbook_edge_{name}_total{{{kind}=\"{label}\"}} {n}");
+            }
+        }
+        out
     }
 
     /// The exposition text.
@@ -191,11 +257,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 /// `GET /metrics` (no token: scrape it from the internal network only).
 pub async fn expose(State(state): State<AppState>) -> Response {
     let head = state.store.event_head().await.unwrap_or(-1);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(head),
-    )
-        .into_response()
+    let mut text = state.metrics.render(head);
+    if let Ok(Some(edge)) = state.store.edge_state().await {
+        text.push_str(&state.metrics.render_edge(&edge, chrono::Utc::now()));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[cfg(test)]

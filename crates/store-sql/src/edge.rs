@@ -98,7 +98,7 @@ struct MirrorRow<'a> {
     kind: MovementKind,
     qty: i64,
     delta: i64,
-    reason: String,
+    reason: Option<String>,
 }
 
 impl<DB: Dialect> Core<DB>
@@ -243,7 +243,7 @@ where
                         kind: MovementKind::Adjustment,
                         qty: delta,
                         delta,
-                        reason: "HQ's figure when this edge node started".into(),
+                        reason: Some("HQ's figure when this edge node started".into()),
                     },
                     (Some(m), Some((_, applied))) => MirrorRow {
                         location: &location,
@@ -252,13 +252,13 @@ where
                         kind: MovementKind::Adjustment,
                         qty: delta,
                         delta,
-                        reason: clip(
+                        reason: Some(clip(
                             &format!(
                                 "HQ applied {} as {}, this node as {applied}",
                                 m.id, m.on_hand_delta
                             ),
                             domain::stock::MAX_REASON,
-                        ),
+                        )),
                     },
                     (Some(m), None) => {
                         // HQ's id, unless this node's ledger already uses it for something else.
@@ -275,10 +275,7 @@ where
                                 .unwrap_or(MovementKind::Adjustment),
                             qty: m.qty,
                             delta,
-                            reason: clip(
-                                m.reason.as_deref().unwrap_or("at HQ"),
-                                domain::stock::MAX_REASON,
-                            ),
+                            reason: m.reason.clone(),
                         }
                     }
                 };
@@ -379,10 +376,10 @@ where
                     kind: MovementKind::Adjustment,
                     qty: delta,
                     delta,
-                    reason: clip(
+                    reason: Some(clip(
                         &format!("HQ refused {} ({}): {}", refusal.id, refusal.code, refusal.message),
                         domain::stock::MAX_REASON,
-                    ),
+                    )),
                 };
                 Self::write_mirror(&mut tx, &row, recorded_at, &mut events).await?;
             }
@@ -404,7 +401,9 @@ where
             .bind(error)
             .execute(&mut *tx)
             .await?;
-            Self::note_in_sync(&mut tx, &sync, recorded_at).await?;
+            if ack.pushed > 0 {
+                Self::note_in_sync(&mut tx, &sync, recorded_at).await?;
+            }
             Self::append_events(&mut tx, events, recorded_at).await?;
             tx.commit().await?;
             Ok(())
@@ -689,7 +688,7 @@ where
             on_hand_delta: row.delta,
             reserved_delta: 0,
             on_hand_after: after,
-            reason: Some(row.reason.clone()),
+            reason: row.reason.clone(),
             occurred_at: recorded_at,
             recorded_at,
         };

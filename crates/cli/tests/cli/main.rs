@@ -7,6 +7,7 @@
 )]
 
 mod crash;
+mod edge;
 mod events;
 mod helpers;
 mod operations;

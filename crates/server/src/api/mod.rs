@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource, each exposing `router()`.
 
 mod customers;
+mod edge;
 mod events;
 mod health;
 mod locations;
@@ -26,7 +27,8 @@ pub fn router() -> Router<AppState> {
             .merge(customers::router())
             .merge(orders::router())
             .merge(events::router())
-            .merge(scan::router()),
+            .merge(scan::router())
+            .merge(edge::router()),
     )
 }
 

@@ -11,6 +11,7 @@
 )]
 
 mod bad_input;
+mod edge;
 mod events;
 mod hardening;
 mod helpers;
