@@ -426,3 +426,125 @@ async fn hq_catalog_and_stock_changes_reach_the_node_by_the_live_stream() {
 async fn hq_catalog_and_stock_changes_reach_the_node_by_polling() {
     hq_changes_reach_the_node(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_drains_to_hq_in_ledger_order_and_refused_movements_are_taken_back() {
+    let db = TestDatabase::sqlite("edge_backlog_hq").await.unwrap();
+    let hq_token = issue_token(&db.url);
+    let hq_client = Client::new(hq_token.clone());
+    let hq = Server::start(&db.url);
+    let (hq_addr, hq_url) = (hq.addr.to_string(), hq.url(""));
+    stock_hq(&hq, &hq_client).await;
+    let edge_db = TestDatabase::sqlite("edge_backlog_node").await.unwrap();
+    let edge_client = Client::new(issue_token(&edge_db.url));
+    let edge = start_edge(&hq_url, &hq_token, &edge_db.url, &[], &[]);
+    eventually("the node bootstraps", Duration::from_secs(10), || async {
+        on_hand(&edge, &edge_client, "P0").await == Some(OPENING)
+    })
+    .await;
+    // A product created at the node only: HQ will not know it.
+    let (code, body) = edge_client
+        .post(
+            edge.url("/api/v1/products"),
+            &json!({"sku": "LOCAL", "name": "Local", "unit": "件", "price": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 201, "{body}");
+    hq.kill();
+
+    // 5,000 sales in requests of 100, one of them of the local product.
+    let per_sku = 500;
+    for r in 0..50 {
+        let mut sales: Vec<Value> = (0..100)
+            .map(|k| {
+                let n = r * 100 + k;
+                json!({"id": format!("q-{n:05}"), "sku": format!("P{}", n % SKUS), "location": STORE, "kind": "sale", "qty": 1})
+            })
+            .collect();
+        if r == 25 {
+            sales.push(json!({"id": "local-1", "sku": "LOCAL", "location": STORE, "kind": "sale", "qty": 1}));
+        }
+        let (code, body) = edge_client
+            .post(
+                edge.url("/api/v1/stock/movements"),
+                &json!({ "movements": sales }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    eventually(
+        "the backlog is counted",
+        Duration::from_secs(10),
+        || async {
+            let s = status(&edge, &edge_client).await;
+            s["pending_movements"] == json!(5001) && s["online"] == json!(false)
+        },
+    )
+    .await;
+
+    let hq = Server::start_at(&db.url, &hq_addr);
+    let back = Instant::now();
+    let expected = OPENING - per_sku;
+    eventually("HQ's levels are exact", Duration::from_secs(20), || async {
+        for i in 0..SKUS {
+            if on_hand(&hq, &hq_client, &format!("P{i}")).await != Some(expected) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let took = back.elapsed();
+    println!(
+        "5,001 queued movements pushed in batches of 500: HQ exact {took:?} after it returned ({:.0} movements/s, including reconnecting)",
+        5001.0 / took.as_secs_f64()
+    );
+    eventually(
+        "the node has nothing pending",
+        Duration::from_secs(5),
+        || async { status(&edge, &edge_client).await["pending_movements"] == json!(0) },
+    )
+    .await;
+
+    // HQ got the sales in the node's ledger order.
+    let sale_ids = |rows: Vec<Value>| -> Vec<String> {
+        let mut rows: Vec<(i64, String)> = rows
+            .into_iter()
+            .filter(|r| r["kind"] == "sale")
+            .map(|r| {
+                (
+                    r["seq"].as_i64().unwrap(),
+                    r["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, id)| id).collect()
+    };
+    let at_hq = sale_ids(ledger(&hq, &hq_client, "P3").await);
+    let at_node = sale_ids(ledger(&edge, &edge_client, "P3").await);
+    assert_eq!(at_hq.len(), per_sku as usize);
+    assert_eq!(at_hq, at_node, "HQ applied the node's sales in its order");
+
+    // HQ refused the sale of a product it does not know; the node took it back and says so.
+    let s = status(&edge, &edge_client).await;
+    assert_eq!(s["refused_movements"], json!(1), "{s}");
+    let error = s["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("local-1") && error.contains("unknown_sku"),
+        "{s}"
+    );
+    assert_eq!(on_hand(&edge, &edge_client, "LOCAL").await, Some(0));
+    assert_eq!(
+        metric(&edge, "stockbook_edge_pushed_total{outcome=\"applied\"}").await,
+        5000
+    );
+    drop((edge, hq));
+    for out in [run(&db.url, &["verify"]), run(&edge_db.url, &["verify"])] {
+        assert!(out.status.success(), "{}", stdout(&out));
+    }
+    edge_db.cleanup().await;
+    db.cleanup().await;
+}

@@ -5,6 +5,10 @@
     clippy::unwrap_used,
     reason = "test helpers: a failed step is a failed test"
 )]
+#![expect(
+    clippy::print_stdout,
+    reason = "tests print the latencies and rates they measure"
+)]
 
 mod crash;
 mod edge;

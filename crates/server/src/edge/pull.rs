@@ -41,13 +41,10 @@ enum Feed {
 
 pub(super) async fn run(ctx: Arc<Ctx>, bootstrapped: bool) {
     let mut backoff = Backoff::default();
-    while !bootstrapped {
-        match bootstrap(&ctx).await {
-            Ok(()) => break,
-            Err(e) => {
-                ctx.link.down(ctx.store.as_ref(), &e).await;
-                backoff.wait().await;
-            }
+    if !bootstrapped {
+        while let Err(e) = bootstrap(&ctx).await {
+            ctx.link.down(ctx.store.as_ref(), &e).await;
+            backoff.wait().await;
         }
     }
     tokio::spawn(follow(ctx.clone(), Feed::Catalog));
@@ -106,8 +103,7 @@ async fn follow(ctx: Arc<Ctx>, feed: Feed) {
         match result {
             Ok(()) => backoff.reset(),
             Err(SyncError::Hq(HqError::Refused {
-                status: 404 | 405 | 406,
-                ..
+                status: 404..=406, ..
             })) if !poll => {
                 tracing::warn!(?feed, "HQ offers no event stream here; polling instead");
                 poll = true;
