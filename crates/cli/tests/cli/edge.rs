@@ -213,7 +213,8 @@ async fn offline_sales_reach_hq_once(db: TestDatabase) {
         first_batch > 0 && first_batch <= 100,
         "HQ applied the first batch before the node died: {first_batch} sales"
     );
-    let edge = start_edge(&hq_url, &hq_token, &edge_db.url, &["--batch", "100"], &[]);
+    // Restarted with the default batch (500): the re-sent batch and the rest in one push.
+    let edge = start_edge(&hq_url, &hq_token, &edge_db.url, &[], &[]);
     let converged = eventually(
         "HQ's levels are exact",
         Duration::from_secs(5) - back.elapsed().min(Duration::from_secs(5)),

@@ -29,6 +29,8 @@ const POLL: Duration = Duration::from_secs(1);
 const PAGE: usize = 1000;
 /// Products per local import transaction.
 const IMPORT_CHUNK: usize = 500;
+/// HQ figures per local transaction of the first copy.
+const MIRROR_CHUNK: usize = 1000;
 
 const STOCK_TYPES: &str = "stock.changed";
 const CATALOG_TYPES: &str = "product.created,product.updated,location.created";
@@ -79,14 +81,31 @@ async fn bootstrap(ctx: &Ctx) -> Result<(), SyncError> {
         })
         .collect::<Vec<_>>();
     let n = figures.len();
-    ctx.store
-        .edge_mirror(HqStock {
-            figures,
-            stock_seq: snapshot.head,
-            bootstrap: Some(snapshot.head),
-            now: Utc::now(),
-        })
-        .await?;
+    // In chunks, to keep each transaction short; the last one marks the node bootstrapped.
+    // A crash in between starts over, which is harmless: each figure only moves a level
+    // from HQ's figure the node already holds to the one HQ sent.
+    let chunks: Vec<&[HqFigure]> = figures.chunks(MIRROR_CHUNK).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        ctx.store
+            .edge_mirror(HqStock {
+                figures: chunk.to_vec(),
+                stock_seq: snapshot.head,
+                bootstrap: last.then_some(snapshot.head),
+                now: Utc::now(),
+            })
+            .await?;
+    }
+    if chunks.is_empty() {
+        ctx.store
+            .edge_mirror(HqStock {
+                figures: Vec::new(),
+                stock_seq: snapshot.head,
+                bootstrap: Some(snapshot.head),
+                now: Utc::now(),
+            })
+            .await?;
+    }
     tracing::info!(levels = n, head = snapshot.head, %location, "edge node bootstrapped from HQ");
     Ok(())
 }
