@@ -16,6 +16,7 @@
 //! transaction as what they describe. See `docs/decisions/0009-edge-sync.md` and
 //! `docs/edge.md`.
 
+mod catalog;
 pub mod hq;
 mod pull;
 mod push;

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use domain::catalog::{LocationInput, NewProduct, Product};
+use domain::catalog::NewProduct;
 use domain::ids::{MovementId, Sku};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use store::edge::{EdgeNote, HqFigure, HqMovement, HqStock};
 use store::{Event, StoreError};
 
+use super::catalog;
 use super::sse::SseParser;
 use super::{Backoff, Ctx, HqError, SyncError};
 
@@ -59,17 +60,18 @@ async fn bootstrap(ctx: &Ctx) -> Result<(), SyncError> {
     let snapshot = ctx.hq.snapshot(location).await?;
     ctx.link.up(ctx.store.as_ref()).await;
     for l in ctx.hq.locations().await? {
-        create_location(ctx, l.code.as_str(), &l.name, l.kind.as_str(), &l.time_zone).await?;
+        catalog::create_location(ctx, l.code.as_str(), &l.name, l.kind.as_str(), &l.time_zone)
+            .await?;
     }
     let products: Vec<NewProduct> = ctx
         .hq
         .products()
         .await?
         .into_iter()
-        .map(new_product)
+        .map(catalog::new_product)
         .collect();
     for chunk in products.chunks(IMPORT_CHUNK) {
-        import(ctx, chunk.to_vec()).await?;
+        catalog::import(ctx, chunk.to_vec()).await?;
     }
     let figures = snapshot
         .levels
@@ -221,7 +223,7 @@ async fn apply(ctx: &Ctx, feed: Feed, events: Vec<Event>) -> Result<(), SyncErro
         }
         Feed::Catalog => {
             ctx.metrics.edge("pulled", "catalog", events.len() as u64);
-            catalog(ctx, &events).await?;
+            catalog::apply(ctx, &events).await?;
             ctx.store.edge_note(EdgeNote::CatalogSeq(last)).await?;
             Ok(())
         }
@@ -294,10 +296,10 @@ async fn mirror(ctx: &Ctx, events: &[Event], last: i64) -> Result<(), SyncError>
                     .and_then(|f| f.split(']').next())
                     .and_then(|i| i.parse().ok());
                 if let Some(f) = i.and_then(|i| stock.figures.get(i)) {
-                    missing.push(new_product(ctx.hq.product(&f.sku).await?));
+                    missing.push(catalog::new_product(ctx.hq.product(&f.sku).await?));
                 }
             }
-            import(ctx, missing).await?;
+            catalog::import(ctx, missing).await?;
             ctx.store.edge_mirror(stock).await?
         }
         other => other?,
@@ -307,106 +309,4 @@ async fn mirror(ctx: &Ctx, events: &[Event], last: i64) -> Result<(), SyncError>
     ctx.metrics
         .edge("mirrored", "corrected", done.corrected as u64);
     Ok(())
-}
-
-/// Applies product and location changes in HQ's order.
-async fn catalog(ctx: &Ctx, events: &[Event]) -> Result<(), SyncError> {
-    let mut products = Vec::new();
-    for e in events {
-        match e.kind.as_str() {
-            "product.created" | "product.updated" => {
-                match serde_json::from_value::<Product>(e.data.clone()) {
-                    Ok(p) => products.push(new_product(p)),
-                    Err(err) => {
-                        tracing::warn!(seq = e.seq, error = %err, "edge sync: skipping an unreadable product event")
-                    }
-                }
-            }
-            "location.created" => {
-                // Products first: they were changed before this location in HQ's order.
-                import(ctx, std::mem::take(&mut products)).await?;
-                match serde_json::from_value::<LocationInput>(e.data.clone()) {
-                    Ok(l) => {
-                        let time_zone = l.time_zone.clone().unwrap_or_default();
-                        create_location(ctx, &l.code, &l.name, &l.kind, &time_zone).await?;
-                    }
-                    Err(err) => {
-                        tracing::warn!(seq = e.seq, error = %err, "edge sync: skipping an unreadable location event")
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    import(ctx, products).await
-}
-
-async fn create_location(
-    ctx: &Ctx,
-    code: &str,
-    name: &str,
-    kind: &str,
-    time_zone: &str,
-) -> Result<(), SyncError> {
-    let input = LocationInput {
-        code: code.to_owned(),
-        name: name.to_owned(),
-        kind: kind.to_owned(),
-        time_zone: (!time_zone.is_empty()).then(|| time_zone.to_owned()),
-    };
-    let location = match input.validate() {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(code, errors = ?e, "edge sync: HQ's location does not validate here; skipped");
-            return Ok(());
-        }
-    };
-    match ctx.store.create_location(location).await {
-        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Creates or overwrites products; when the batch conflicts (a GTIN held by another local
-/// product), each is tried alone and the ones that still conflict are logged and skipped.
-async fn import(ctx: &Ctx, products: Vec<NewProduct>) -> Result<(), SyncError> {
-    if products.is_empty() {
-        return Ok(());
-    }
-    match ctx.store.import_products(products.clone()).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::Conflict { .. }) if products.len() > 1 => {
-            for p in products {
-                let sku = p.sku.clone();
-                match ctx.store.import_products(vec![p]).await {
-                    Ok(_) => {}
-                    Err(StoreError::Conflict { message, .. }) => {
-                        tracing::error!(%sku, %message, "edge sync: HQ's product conflicts with the local catalog; skipped");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Ok(())
-        }
-        Err(StoreError::Conflict { message, .. }) => {
-            tracing::error!(%message, "edge sync: HQ's product conflicts with the local catalog; skipped");
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn new_product(p: Product) -> NewProduct {
-    NewProduct {
-        sku: p.sku,
-        name: p.name,
-        unit: p.unit,
-        price: p.price,
-        currency: p.currency,
-        gtins: p.gtins,
-        active: p.active,
-        packs: p.packs,
-        min_order_qty: p.min_order_qty,
-        order_multiple: p.order_multiple,
-    }
 }
