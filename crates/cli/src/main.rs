@@ -7,11 +7,13 @@
 
 mod bench;
 mod codes;
+mod edge;
 mod import;
 mod ops;
 mod serve;
 mod tls;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,9 +32,10 @@ pub const DEFAULT_DB: &str = "sqlite://stockbook-data/stockbook.db";
     about = "B2B ordering and store inventory, accurate everywhere"
 )]
 struct Cli {
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "STOCKBOOK_DB", default_value = DEFAULT_DB)]
-    db: String,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default:
+    /// sqlite://stockbook-data/stockbook.db; for `edge`: sqlite://stockbook-edge/edge.db].
+    #[arg(long, global = true, env = "STOCKBOOK_DB")]
+    db: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +117,8 @@ enum DbCommand {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Run a store's edge node: the HTTP API on a local database, synced with HQ.
+    Edge(EdgeArgs),
     /// Import a CSV file, all rows or none.
     Import {
         /// What the file holds.
@@ -185,6 +190,43 @@ enum UserCommand {
         /// Login name.
         username: String,
     },
+}
+
+/// `stockbook edge --hq URL --token T --location STORE`, or `stockbook edge status`.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct EdgeArgs {
+    #[command(subcommand)]
+    command: Option<EdgeCommand>,
+    /// HQ's base URL, e.g. http://hq.example:8080.
+    #[arg(long, env = "STOCKBOOK_EDGE_HQ", required = true)]
+    hq: Option<String>,
+    /// The token this node presents to HQ (issued at HQ).
+    #[arg(
+        long,
+        env = "STOCKBOOK_EDGE_TOKEN",
+        hide_env_values = true,
+        required = true
+    )]
+    token: Option<String>,
+    /// The store this node serves (a location code at HQ).
+    #[arg(long, env = "STOCKBOOK_EDGE_LOCATION", required = true)]
+    location: Option<String>,
+    /// Address the store's terminals reach this node at.
+    #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Movements pushed to HQ per request (1 to 1000).
+    #[arg(long, default_value_t = server::edge::DEFAULT_BATCH)]
+    batch: usize,
+    /// Follow HQ by polling its event pages instead of its live stream.
+    #[arg(long)]
+    poll: bool,
+}
+
+#[derive(Subcommand)]
+enum EdgeCommand {
+    /// Print the node's sync state (pending movements, last sync, lag) as JSON.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -264,9 +306,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => return codes::epc_encode(&uri),
         Command::Db(command) => command,
     };
-    let store = open(&cli.db).await?;
+    let default_db = match command {
+        DbCommand::Edge(_) => edge::DEFAULT_EDGE_DB,
+        _ => DEFAULT_DB,
+    };
+    let store = open(cli.db.as_deref().unwrap_or(default_db)).await?;
+    let db = cli.db.as_deref().unwrap_or(default_db);
     match command {
-        DbCommand::Serve(args) => serve::run(store, &cli.db, *args).await,
+        DbCommand::Serve(args) => serve::run(store, db, *args).await,
+        DbCommand::Edge(EdgeArgs {
+            command: Some(EdgeCommand::Status),
+            ..
+        }) => edge::status(store.as_ref()).await,
+        DbCommand::Edge(EdgeArgs {
+            command: None,
+            hq,
+            token,
+            location,
+            listen,
+            batch,
+            poll,
+        }) => {
+            let required = |v: Option<String>, name: &str| {
+                v.ok_or_else(|| anyhow::anyhow!("--{name} is required"))
+            };
+            let args = edge::EdgeRun {
+                hq: required(hq, "hq")?,
+                token: required(token, "token")?,
+                location: required(location, "location")?,
+                listen,
+                batch,
+                poll,
+            };
+            edge::run(store, args).await
+        }
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)

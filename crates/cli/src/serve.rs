@@ -222,27 +222,71 @@ pub(crate) async fn run(
         server::sync::webhooks::WebhookWorker::start(state.clone(), config)
     });
     let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (signal, deadline) = stop_signals();
     let served = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {
             use axum::serve::ListenerExt;
             let listener =
                 crate::tls::TlsListener::new(listener, crate::tls::acceptor(&cert, &key)?)
                     .tap_io(|_| {});
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown())
-                .await
-                .context("serving HTTPS")
+            let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+            tokio::select! {
+                result = server => result.context("serving HTTPS"),
+                () = deadline => Ok(()),
+            }
         }
-        _ => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .context("serving HTTP"),
+        _ => {
+            let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+            tokio::select! {
+                result = server => result.context("serving HTTP"),
+                () = deadline => Ok(()),
+            }
+        }
     };
     // Give the relays' leases up, so another node takes over at once.
     relays.stop().await;
     served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long requests in flight may finish after SIGINT or SIGTERM. Event streams never
+/// finish by themselves: they are cut after it, and their clients (edge nodes, browsers)
+/// resume elsewhere or after the restart with `Last-Event-ID`.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `app` until SIGINT or SIGTERM, then finishes requests in flight for at most
+/// [`GRACE`].
+pub(crate) async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    let (signal, deadline) = stop_signals();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = server => result.context("serving HTTP"),
+        () = deadline => Ok(()),
+    }
+}
+
+/// The two ends of a stop: a future for `with_graceful_shutdown` that completes on SIGINT
+/// or SIGTERM, and one that completes [`GRACE`] later, when connections still open (event
+/// streams) are dropped instead of waited for.
+fn stop_signals() -> (
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown().await;
+        let _ = stopping.send(true);
+    };
+    let deadline = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(GRACE).await;
+        tracing::warn!(grace = ?GRACE, "connections still open after the grace period (event streams); closing them");
+    };
+    (signal, deadline)
 }
 
 /// Seeds an empty database and prints an admin token to try the API with; the token is also

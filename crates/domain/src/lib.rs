@@ -12,6 +12,7 @@ pub mod code;
 pub mod count;
 pub mod customer;
 pub mod device;
+pub mod edge;
 pub mod gtin;
 pub mod ids;
 pub mod money;

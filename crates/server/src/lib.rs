@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod floor;

@@ -54,6 +54,7 @@ pub struct Metrics {
     webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
     webhooks_disabled: AtomicU64,
     webhook_positions: Mutex<BTreeMap<i64, i64>>,
+    edge: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -118,6 +119,71 @@ impl Metrics {
                 positions.remove(&webhook);
             }
         }
+    }
+
+    /// Counts what an edge node's sync did: `stockbook_edge_<name>_total{<label>}`; the
+    /// label is `outcome` for pushes, `stream` for pulls, `what` for mirrored figures.
+    pub fn edge(&self, name: &'static str, label: &'static str, n: u64) {
+        *lock(&self.edge).entry((name, label)).or_default() += n;
+    }
+
+    /// The edge node's series: its sync counters, and its state as `state` says it now.
+    pub fn render_edge(
+        &self,
+        state: &store::edge::EdgeState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let mut out = String::new();
+        let gauges = [
+            (
+                "online",
+                "1 while HQ answers this edge node.",
+                i64::from(state.sync.online),
+            ),
+            (
+                "pending_movements",
+                "The node's own movements HQ has not acknowledged.",
+                state.pending_movements,
+            ),
+            (
+                "lag_seconds",
+                "Seconds since the node and HQ were last known to agree (0 while in sync).",
+                state.lag_seconds(now),
+            ),
+            (
+                "last_pull_seq",
+                "The last HQ event seq this node applied.",
+                state.sync.stock_seq.max(state.sync.catalog_seq),
+            ),
+            (
+                "refused_movements",
+                "Movements HQ refused, taken back locally.",
+                state.sync.refused,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP stockbook_edge_{name} {help}");
+            let _ = writeln!(out, "# TYPE stockbook_edge_{name} gauge");
+            let _ = writeln!(out, "stockbook_edge_{name} {value}");
+        }
+        let mut last = "";
+        for ((name, label), n) in lock(&self.edge).iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE stockbook_edge_{name}_total counter");
+                last = name;
+            }
+            let kind = match *name {
+                "pushed" => "outcome",
+                "pulled" => "stream",
+                _ => "what",
+            };
+            if label.is_empty() {
+                let _ = writeln!(out, "stockbook_edge_{name}_total {n}");
+            } else {
+                let _ = writeln!(out, "stockbook_edge_{name}_total{{{kind}=\"{label}\"}} {n}");
+            }
+        }
+        out
     }
 
     /// The exposition text.
@@ -276,6 +342,9 @@ pub async fn expose(State(state): State<AppState>) -> Response {
     let head = state.store.event_head().await.unwrap_or(-1);
     let mut text = state.metrics.render(head);
     crate::sync::render_metrics(&state, &mut text).await;
+    if let Ok(Some(edge)) = state.store.edge_state().await {
+        text.push_str(&state.metrics.render_edge(&edge, chrono::Utc::now()));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

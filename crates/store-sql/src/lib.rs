@@ -14,6 +14,7 @@ mod auth;
 mod catalog;
 mod core;
 mod customers;
+mod edge;
 mod events;
 mod ops;
 mod orders;

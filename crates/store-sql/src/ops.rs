@@ -335,6 +335,7 @@ where
         for row in webhooks {
             write(sink, BackupRecord::Webhook(row.try_into()?))?;
         }
+        Self::export_edge(tx, &mut |record| write(sink, record)).await?;
         Ok(())
     }
 
@@ -501,6 +502,11 @@ where
             BackupRecord::Tag(t) => Self::restore_tag(tx, &t).await?,
             BackupRecord::Count(c) => Self::restore_count(tx, &c).await?,
             BackupRecord::Transfer(t) => Self::restore_transfer(tx, &t).await?,
+            BackupRecord::EdgeSync(_)
+            | BackupRecord::EdgeHqLevel(_)
+            | BackupRecord::EdgeMirrored { .. } => {
+                Self::restore_edge(tx, &record).await?;
+            }
             BackupRecord::End { .. } => {}
         }
         Ok(())

@@ -10,6 +10,7 @@ use domain::order::{NewOrder, Order, OrderFilter};
 use domain::pricing::{PriceEntry, PriceList};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use store::edge;
 use store::{
     AuditEntry, AuditFilter, Event, EventFilter, ExportSink, ImportSummary, LevelFilter,
     LoginRecord, NewAudit, NewToken, NewUser, OrderCommand, PlaceMeta, Placed, Quote,
@@ -617,5 +618,43 @@ where
         actor: &str,
     ) -> Result<Transfer, StoreError> {
         Core::receive_transfer(self, id, arrived, actor).await
+    }
+
+    // ---- Edge nodes ----
+
+    async fn edge_bind(
+        &self,
+        hq: &str,
+        location: &LocationCode,
+        now: DateTime<Utc>,
+    ) -> Result<edge::EdgeState, StoreError> {
+        Core::edge_bind(self, hq, location, now).await
+    }
+
+    async fn edge_state(&self) -> Result<Option<edge::EdgeState>, StoreError> {
+        Core::edge_state(self).await
+    }
+
+    async fn edge_mirror(&self, stock: edge::HqStock) -> Result<edge::Mirrored, StoreError> {
+        Core::edge_mirror(self, stock).await
+    }
+
+    async fn edge_outbox(&self, limit: i64) -> Result<edge::Outbox, StoreError> {
+        Core::edge_outbox(self, limit).await
+    }
+
+    async fn edge_pushed(&self, ack: edge::PushAck) -> Result<(), StoreError> {
+        Core::edge_pushed(self, ack).await
+    }
+
+    async fn edge_note(&self, note: edge::EdgeNote) -> Result<(), StoreError> {
+        Core::edge_note(self, note).await
+    }
+
+    async fn edge_snapshot(
+        &self,
+        location: &LocationCode,
+    ) -> Result<edge::StockSnapshot, StoreError> {
+        Core::edge_snapshot(self, location).await
     }
 }

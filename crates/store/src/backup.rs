@@ -16,6 +16,7 @@
 //! {"type":"sink_cursor", …} {"type":"device", …} {"type":"sale", …} {"type":"tag", …}
 //! {"type":"count", …} {"type":"transfer", …} {"type":"threshold", …} {"type":"alert", …}
 //! {"type":"webhook", …}
+//! {"type":"edge_sync", …} {"type":"edge_hq_level", …} {"type":"edge_mirrored", …}   (edge nodes)
 //! {"type":"end","records":1234}
 //! ```
 
@@ -155,6 +156,15 @@ pub enum BackupRecord {
     Count(Box<crate::retail::CountRecord>),
     /// A transfer.
     Transfer(Box<crate::retail::TransferRecord>),
+    /// An edge node's sync state with HQ (only on an edge node).
+    EdgeSync(crate::edge::EdgeSync),
+    /// HQ's last known figure of a level, kept by an edge node.
+    EdgeHqLevel(crate::edge::HqLevelRecord),
+    /// A ledger row an edge node wrote from HQ's figures (never pushed back to HQ).
+    EdgeMirrored {
+        /// The ledger row's seq.
+        movement_seq: i64,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod edge;
 mod error;
 pub mod events;
 pub mod retail;
@@ -547,6 +548,33 @@ pub trait Store: Send + Sync + 'static {
         arrived: Option<Vec<(Sku, i64)>>,
         actor: &str,
     ) -> Result<Transfer>;
+
+    // ---- Edge nodes: one store's node syncing with HQ (docs/decisions/0009-edge-sync.md) ----
+
+    /// Binds this database to an HQ and a store, once; later calls may change the HQ URL
+    /// but not the store (`Conflict`). Marks the link offline until the sync reaches HQ.
+    async fn edge_bind(
+        &self,
+        hq: &str,
+        location: &LocationCode,
+        now: DateTime<Utc>,
+    ) -> Result<edge::EdgeState>;
+    /// The sync state, or `None` when this database is not an edge node's.
+    async fn edge_state(&self) -> Result<Option<edge::EdgeState>>;
+    /// Mirrors HQ's figures for the store into the local ledger and advances the stock
+    /// cursor, in one transaction: each level becomes HQ's figure plus the node's own
+    /// movements HQ has not shown back yet (`domain::edge::mirror_delta`). `Invalid` names
+    /// a SKU this database does not know.
+    async fn edge_mirror(&self, stock: edge::HqStock) -> Result<edge::Mirrored>;
+    /// The node's own movements at the store after the push cursor, at most `limit`.
+    async fn edge_outbox(&self, limit: i64) -> Result<edge::Outbox>;
+    /// Records HQ's acknowledgement of a push in one transaction: takes back each refused
+    /// movement locally and moves the push cursor.
+    async fn edge_pushed(&self, ack: edge::PushAck) -> Result<()>;
+    /// Records the link state or the catalog cursor.
+    async fn edge_note(&self, note: edge::EdgeNote) -> Result<()>;
+    /// HQ side: a location's levels and the event head they reflect, from one snapshot.
+    async fn edge_snapshot(&self, location: &LocationCode) -> Result<edge::StockSnapshot>;
 }
 
 /// Everything in `store`, in export order, collected in memory: for tests that compare

@@ -5,6 +5,7 @@ mod audit;
 mod counts;
 mod customers;
 mod devices;
+mod edge;
 mod events;
 mod health;
 mod locations;
@@ -44,7 +45,8 @@ pub fn router() -> Router<AppState> {
             .merge(webhooks::router())
             // The shop floor (docs/stores.md).
             .merge(devices::router().merge(pos::router()).merge(rfid::router()))
-            .merge(counts::router().merge(transfers::router())),
+            .merge(counts::router().merge(transfers::router()))
+            .merge(edge::router()),
     )
 }
 

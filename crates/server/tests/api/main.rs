@@ -12,6 +12,7 @@
 
 mod alerts;
 mod bad_input;
+mod edge;
 mod events;
 mod floor;
 mod hardening;

@@ -271,6 +271,8 @@ async fn every_route_answers_every_role_as_the_rules_say(app: &TestApp) {
         case("POST", &format!("/api/v1/tokens/{spare}/revoke"), None, "A"),
         case("GET", "/api/v1/audit", None, "A"),
         case("GET", "/api/v1/sinks", None, "AM"),
+        case("GET", "/api/v1/edge/snapshot?location=ST-1", None, "AMCID"),
+        case("GET", "/api/v1/edge/snapshot?location=WH", None, "AMSI"),
         case(
             "POST",
             "/api/v1/devices",
@@ -281,8 +283,10 @@ async fn every_route_answers_every_role_as_the_rules_say(app: &TestApp) {
         case(
             "POST",
             "/api/v1/pos/sales",
-            Some(json!({"sale_id": "sale-{n}", "terminal": "T1", "occurred_at": "2026-11-22T08:00:00Z",
-                "location": "ST-1", "lines": [{"sku": "A", "qty": 1}]})),
+            Some(
+                json!({"sale_id": "sale-{n}", "terminal": "T1", "occurred_at": "2026-11-22T08:00:00Z",
+                "location": "ST-1", "lines": [{"sku": "A", "qty": 1}]}),
+            ),
             "AMCD",
         ),
         case(
@@ -301,7 +305,9 @@ async fn every_route_answers_every_role_as_the_rules_say(app: &TestApp) {
         case(
             "POST",
             "/api/v1/transfers",
-            Some(json!({"id": "tr-{n}", "from": "WH", "to": "ST-1", "lines": [{"sku": "A", "qty": 1}]})),
+            Some(
+                json!({"id": "tr-{n}", "from": "WH", "to": "ST-1", "lines": [{"sku": "A", "qty": 1}]}),
+            ),
             "AMS",
         ),
         case("GET", "/api/v1/transfers", None, "AMS"),

@@ -151,6 +151,30 @@ async fn with_alerts_and_webhooks(store: &Arc<dyn Store>) {
         .unwrap();
 }
 
+/// Makes the database an edge node of WH with one figure mirrored from HQ, so a backup
+/// carries the edge records too.
+async fn as_edge(store: &Arc<dyn Store>) {
+    let wh = LocationCode::parse("location", "WH").unwrap();
+    store
+        .edge_bind("http://hq.example", &wh, chrono::Utc::now())
+        .await
+        .unwrap();
+    let figure = store::edge::HqFigure {
+        sku: Sku::parse("sku", "S09").unwrap(),
+        on_hand: 12,
+        movement: None,
+    };
+    store
+        .edge_mirror(store::edge::HqStock {
+            figures: vec![figure],
+            stock_seq: 7,
+            bootstrap: Some(7),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+}
+
 async fn both(name: &str) -> Vec<TestDatabase> {
     let mut dbs = vec![TestDatabase::sqlite(name).await.unwrap()];
     dbs.extend(TestDatabase::postgres(name).await.unwrap());
@@ -266,6 +290,7 @@ async fn backup_during_writes_restores(source: &TestDatabase, target: &TestDatab
     stocked(&source.store, 10).await;
     with_orders(&source.store).await;
     with_alerts_and_webhooks(&source.store).await;
+    as_edge(&source.store).await;
     let writing = Arc::new(AtomicBool::new(true));
     let writers: Vec<_> = (0..4)
         .map(|w| {

@@ -11,6 +11,7 @@
 
 mod alerts;
 mod auth;
+mod edge;
 mod events;
 mod orders;
 mod retail;
@@ -19,6 +20,7 @@ mod webhooks;
 
 pub use alerts::*;
 pub use auth::*;
+pub use edge::*;
 pub use events::*;
 pub use orders::*;
 pub use retail::*;
@@ -92,6 +94,8 @@ macro_rules! conformance_tests {
             a_sale_racing_its_retries_is_recorded_once,
             concurrent_returns_never_take_back_more_than_was_sold,
             concurrent_reads_of_the_same_tags_count_each_tag_once,
+            an_edge_node_mirrors_hq_and_counts_each_movement_once,
+            a_stock_snapshot_names_the_last_event_it_reflects,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
