@@ -258,6 +258,11 @@ impl ProductInput {
             ),
             None => None,
         };
+        if let (Some(g), Some(p)) = (&gtins, &packs) {
+            for e in packs_apart(g, p) {
+                errors.push(e);
+            }
+        }
         let min_order_qty = errors.take(units::order_step(
             "min_order_qty",
             self.min_order_qty.unwrap_or(1),
@@ -281,6 +286,25 @@ impl ProductInput {
             })
         })
     }
+}
+
+/// A pack's GTIN names the pack, so it may not also name the product's unit.
+fn packs_apart(gtins: &[String], packs: &[Pack]) -> Vec<FieldError> {
+    packs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.gtin.as_ref().is_some_and(|g| gtins.contains(g)))
+        .map(|(i, p)| {
+            FieldError::new(
+                format!("packs[{i}].gtin"),
+                "duplicate",
+                format!(
+                    "GTIN {} is also one of the product's own GTINs",
+                    p.gtin.as_deref().unwrap_or_default()
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Validates a list of GTINs (field paths `[i]`), normalising each and refusing repeats.
@@ -478,6 +502,10 @@ impl Product {
                 .map(|e| e.within("packs"))
                 .collect::<Vec<_>>()
         })?;
+        let apart = packs_apart(&self.gtins, &self.packs);
+        if !apart.is_empty() {
+            return Err(apart);
+        }
         self.min_order_qty = min_order_qty.unwrap_or(self.min_order_qty);
         self.order_multiple = order_multiple.unwrap_or(self.order_multiple);
         self.updated_at = now;

@@ -743,6 +743,9 @@ pub struct OrderFilter {
     pub sku: Option<Sku>,
     /// Text in the number or the note.
     pub q: Option<String>,
+    /// Only orders fulfilled at these locations (empty: all); how a caller bound to
+    /// locations sees orders.
+    pub within: Vec<LocationCode>,
 }
 
 #[cfg(test)]

@@ -40,6 +40,13 @@ pub enum MovementKind {
     Release,
     /// An order shipped: on_hand -= qty and reserved -= qty. Orders only.
     Ship,
+    /// A transfer left this location: on_hand -= qty. Written by transfers only.
+    TransferOut,
+    /// A transfer arrived here: on_hand += qty received. Written by transfers only.
+    TransferIn,
+    /// An approved cycle count corrected on_hand by a signed qty (counted minus the book
+    /// figure when the SKU was counted). Written by counts only; applied even below zero.
+    CountCorrection,
 }
 
 impl MovementKind {
@@ -52,7 +59,7 @@ impl MovementKind {
         MovementKind::Count,
     ];
     /// Every kind, in a stable order.
-    pub const ALL: [MovementKind; 8] = [
+    pub const ALL: [MovementKind; 11] = [
         MovementKind::Receipt,
         MovementKind::Sale,
         MovementKind::Return,
@@ -61,6 +68,9 @@ impl MovementKind {
         MovementKind::Reserve,
         MovementKind::Release,
         MovementKind::Ship,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
+        MovementKind::CountCorrection,
     ];
 
     /// The kind's name as stored and shown.
@@ -74,6 +84,9 @@ impl MovementKind {
             MovementKind::Reserve => "reserve",
             MovementKind::Release => "release",
             MovementKind::Ship => "ship",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
+            MovementKind::CountCorrection => "count_correction",
         }
     }
 
@@ -97,7 +110,8 @@ impl MovementKind {
     }
 
     /// How a movement of this kind and quantity changes on_hand. (The order-flow kinds'
-    /// effect on `reserved` is applied by the order flow itself.)
+    /// effect on `reserved` is applied by the order flow itself; a transfer's effect on
+    /// `incoming` by the transfer flow.)
     pub fn effect(self, qty: i64) -> Effect {
         match self {
             MovementKind::Reserve | MovementKind::Release => Effect::Delta {
@@ -121,6 +135,18 @@ impl MovementKind {
                 may_go_negative: true,
             },
             MovementKind::Count => Effect::SetTo(qty),
+            MovementKind::TransferOut => Effect::Delta {
+                on_hand: -qty,
+                may_go_negative: false,
+            },
+            MovementKind::TransferIn => Effect::Delta {
+                on_hand: qty,
+                may_go_negative: false,
+            },
+            MovementKind::CountCorrection => Effect::Delta {
+                on_hand: qty,
+                may_go_negative: true,
+            },
         }
     }
 }

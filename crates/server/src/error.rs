@@ -31,6 +31,15 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// No valid bearer token.
     Unauthorized,
+    /// The caller may not do this (its role, scopes or locations do not allow it).
+    Forbidden(domain::auth::Denied),
+    /// Too many requests (or failed logins); retry after this many seconds.
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+        /// What was limited.
+        detail: String,
+    },
     /// The thing asked for does not exist.
     NotFound(String),
     /// The route exists but not with this method.
@@ -76,6 +85,8 @@ impl AppError {
             AppError::Malformed { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::PreconditionRequired => {
@@ -120,6 +131,12 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(cause) => AppError::Unavailable(cause),
             StoreError::Other(cause) => AppError::Internal(cause),
         }
+    }
+}
+
+impl From<domain::auth::Denied> for AppError {
+    fn from(denied: domain::auth::Denied) -> Self {
+        AppError::Forbidden(denied)
     }
 }
 
@@ -210,11 +227,29 @@ fn order_members(e: &OrderError) -> serde_json::Map<String, serde_json::Value> {
     }
 }
 
+/// What a refusal names: the action, and the location it was refused at.
+fn denied_members(denied: &domain::auth::Denied) -> serde_json::Map<String, serde_json::Value> {
+    use domain::auth::Denied;
+    let mut map = serde_json::Map::new();
+    match denied {
+        Denied::Action { role, action } => {
+            map.insert("role".into(), json!(role));
+            map.insert("action".into(), json!(action));
+        }
+        Denied::Location { location } => {
+            map.insert("location".into(), json!(location));
+        }
+        Denied::Customer => {}
+    }
+    map
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let detail = match &self {
             AppError::Malformed { detail, .. }
+            | AppError::TooManyRequests { detail, .. }
             | AppError::NotFound(detail)
             | AppError::Conflict { detail, .. } => detail.clone(),
             AppError::Validation(errors) => match errors.as_slice() {
@@ -222,6 +257,7 @@ impl IntoResponse for AppError {
                 many => format!("{} fields are invalid", many.len()),
             },
             AppError::Unauthorized => "a valid bearer token is required".to_owned(),
+            AppError::Forbidden(denied) => denied.to_string(),
             AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             AppError::PreconditionRequired => "send the order's version in If-Match".to_owned(),
             AppError::Order(e) => e.to_string(),
@@ -247,6 +283,7 @@ impl IntoResponse for AppError {
             errors,
             extra: match &self {
                 AppError::Order(e) => order_members(e),
+                AppError::Forbidden(denied) => denied_members(denied),
                 _ => serde_json::Map::new(),
             },
         };
@@ -255,6 +292,11 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let AppError::TooManyRequests { retry_after, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if matches!(self, AppError::Unauthorized) {
             response
                 .headers_mut()

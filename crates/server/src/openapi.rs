@@ -6,7 +6,7 @@
 //! from the entry), so a route cannot exist without its description, and a test sends a
 //! request to every entry to prove that each one is routed. Request and response bodies
 //! are described by their Rust types (`schemars`, honouring their serde attributes), so the
-//! schemas follow the code. See docs/decisions/0008-openapi.md.
+//! schemas follow the code. See docs/decisions/0010-openapi.md.
 //!
 //! The document is served at `GET /api/v1/openapi.json`, and a small self-contained page
 //! that reads it and can send requests is served at `GET /api/docs`.
@@ -14,7 +14,11 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::Router;
+use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -25,9 +29,14 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::api::{customers, events, orders, scan, stock};
+use crate::api::{
+    alerts, audit, customers, devices, edge, events, orders, rfid, scan, sinks, stock, transfers,
+    users, webhooks,
+};
+use crate::auth::Caller;
 use crate::error::Problem;
 use crate::page::{Page, PageQuery};
+use domain::auth::Action;
 use domain::catalog::{Location, LocationInput, Product, ProductInput, ProductPatchInput};
 use domain::customer::{Customer, CustomerInput, CustomerPatch};
 use domain::order::{Order, OrderInput, OrderPatchInput, ReturnInput, ShipInput};
@@ -54,6 +63,8 @@ pub enum Verb {
     Put,
     /// PATCH.
     Patch,
+    /// DELETE.
+    Delete,
 }
 
 impl Verb {
@@ -64,6 +75,7 @@ impl Verb {
             Verb::Post => "POST",
             Verb::Put => "PUT",
             Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
         }
     }
 
@@ -73,6 +85,7 @@ impl Verb {
             Verb::Post => MethodFilter::POST,
             Verb::Put => MethodFilter::PUT,
             Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
         }
     }
 }
@@ -134,6 +147,8 @@ pub enum Content {
     Json(SchemaFn),
     /// Text of this media type.
     Text(&'static str),
+    /// No body (204).
+    Empty,
 }
 
 /// The successful reply of an operation.
@@ -147,6 +162,8 @@ pub struct Reply {
     pub content: Content,
     /// Headers it carries.
     pub headers: &'static [Header],
+    /// Other success statuses with the same body (e.g. 200 for a replayed creation).
+    pub also: &'static [(u16, &'static str)],
 }
 
 /// One route: everything the OpenAPI document says about it, and the permission the
@@ -167,9 +184,11 @@ pub struct Operation {
     pub description: &'static str,
     /// Whether it needs a bearer token.
     pub auth: Auth,
-    /// The permission (action) a caller needs, for the authorization table; `None` until
-    /// it is decided.
-    pub action: Option<&'static str>,
+    /// The action of the permission table (`domain::auth::permission`) a caller needs
+    /// somewhere: checked before the handler runs, so a caller without it gets 403 before
+    /// its body or parameters are read. The handler narrows it to a location, a customer
+    /// or everything. `None`: any valid token (or no token, for public routes).
+    pub action: Option<Action>,
     /// The query parameters: the struct the handler extracts with `extract::Query`, whose
     /// fields are the parameters.
     pub query: Option<Typed>,
@@ -217,6 +236,7 @@ const fn ok(schema: SchemaFn) -> Reply {
         description: "OK",
         content: Content::Json(schema),
         headers: &[],
+        also: &[],
     }
 }
 
@@ -226,6 +246,7 @@ const fn created(schema: SchemaFn) -> Reply {
         description: "Created",
         content: Content::Json(schema),
         headers: &[],
+        also: &[],
     }
 }
 
@@ -276,6 +297,27 @@ const ORDER_ACTION: Operation = Operation {
     reply: ORDER,
     errors: &[409, 412],
     ..Operation::DEFAULT
+};
+
+/// A reply without a body.
+const NO_CONTENT: Reply = Reply {
+    status: 204,
+    description: "No Content",
+    content: Content::Empty,
+    headers: &[],
+    also: &[],
+};
+
+/// A POS receipt: 201 when recorded now, 200 when the same sale was sent before.
+const RECEIPT: Reply = Reply {
+    headers: &[Header {
+        name: "Location",
+        required: true,
+        description: "The receipt's URL.",
+        pattern: "",
+    }],
+    also: &[(200, "The same sale or return was recorded before")],
+    ..created(of::<domain::pos::Receipt>)
 };
 
 /// Every route of the server.
@@ -352,6 +394,7 @@ pub static OPERATIONS: &[Operation] = &[
     // locations and products
     Operation {
         id: "createLocation",
+        action: Some(Action::CatalogWrite),
         method: Verb::Post,
         path: "/api/v1/locations",
         tag: "catalog",
@@ -363,6 +406,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listLocations",
+        action: Some(Action::CatalogRead),
         path: "/api/v1/locations",
         tag: "catalog",
         summary: "List locations by code",
@@ -372,6 +416,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "createProduct",
+        action: Some(Action::CatalogWrite),
         method: Verb::Post,
         path: "/api/v1/products",
         tag: "catalog",
@@ -384,6 +429,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listProducts",
+        action: Some(Action::CatalogRead),
         path: "/api/v1/products",
         tag: "catalog",
         summary: "List products by SKU",
@@ -393,6 +439,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getProduct",
+        action: Some(Action::CatalogRead),
         path: "/api/v1/products/{sku}",
         tag: "catalog",
         summary: "One product",
@@ -401,6 +448,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "updateProduct",
+        action: Some(Action::CatalogWrite),
         method: Verb::Patch,
         path: "/api/v1/products/{sku}",
         tag: "catalog",
@@ -413,6 +461,7 @@ pub static OPERATIONS: &[Operation] = &[
     // stock
     Operation {
         id: "applyMovements",
+        action: Some(Action::StockWrite),
         method: Verb::Post,
         path: "/api/v1/stock/movements",
         tag: "stock",
@@ -424,6 +473,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listStockLevels",
+        action: Some(Action::StockRead),
         path: "/api/v1/stock",
         tag: "stock",
         summary: "List stock levels by location and SKU",
@@ -433,6 +483,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getStockLevel",
+        action: Some(Action::StockRead),
         path: "/api/v1/stock/{location}/{sku}",
         tag: "stock",
         summary: "The stock figures of one SKU at one location",
@@ -441,6 +492,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listLedger",
+        action: Some(Action::StockRead),
         path: "/api/v1/stock/{location}/{sku}/movements",
         tag: "stock",
         summary: "The ledger of one stock level, newest first",
@@ -451,6 +503,7 @@ pub static OPERATIONS: &[Operation] = &[
     // customers and prices
     Operation {
         id: "createCustomer",
+        action: Some(Action::CustomersWrite),
         method: Verb::Post,
         path: "/api/v1/customers",
         tag: "customers",
@@ -462,6 +515,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listCustomers",
+        action: Some(Action::CustomersRead),
         path: "/api/v1/customers",
         tag: "customers",
         summary: "List customers by code",
@@ -471,6 +525,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getCustomer",
+        action: Some(Action::CustomersRead),
         path: "/api/v1/customers/{code}",
         tag: "customers",
         summary: "One customer",
@@ -479,6 +534,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "updateCustomer",
+        action: Some(Action::CustomersWrite),
         method: Verb::Patch,
         path: "/api/v1/customers/{code}",
         tag: "customers",
@@ -490,6 +546,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getCustomerPrices",
+        action: Some(Action::PricesRead),
         path: "/api/v1/customers/{code}/prices",
         tag: "customers",
         summary: "The prices the customer pays today",
@@ -500,6 +557,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "putCustomerPriceRules",
+        action: Some(Action::PricesWrite),
         method: Verb::Put,
         path: "/api/v1/customers/{code}/price-rules",
         tag: "customers",
@@ -510,6 +568,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getCustomerPriceRules",
+        action: Some(Action::PricesRead),
         path: "/api/v1/customers/{code}/price-rules",
         tag: "customers",
         summary: "The prices agreed with this customer",
@@ -518,6 +577,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "putPriceList",
+        action: Some(Action::PricesWrite),
         method: Verb::Put,
         path: "/api/v1/price-lists/{code}",
         tag: "customers",
@@ -529,6 +589,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getPriceList",
+        action: Some(Action::PricesRead),
         path: "/api/v1/price-lists/{code}",
         tag: "customers",
         summary: "One price list",
@@ -538,6 +599,7 @@ pub static OPERATIONS: &[Operation] = &[
     // orders
     Operation {
         id: "placeOrder",
+        action: Some(Action::OrdersPlace),
         method: Verb::Post,
         path: "/api/v1/orders",
         tag: "orders",
@@ -554,6 +616,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "listOrders",
+        action: Some(Action::OrdersRead),
         path: "/api/v1/orders",
         tag: "orders",
         summary: "List orders, newest first, filtered",
@@ -563,6 +626,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "getOrder",
+        action: Some(Action::OrdersRead),
         path: "/api/v1/orders/{id}",
         tag: "orders",
         summary: "One order with its lines, shipments and timeline",
@@ -571,6 +635,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "editOrder",
+        action: Some(Action::OrdersChange),
         method: Verb::Patch,
         path: "/api/v1/orders/{id}",
         tag: "orders",
@@ -582,12 +647,14 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "approveOrder",
+        action: Some(Action::OrdersReview),
         path: "/api/v1/orders/{id}/approve",
         summary: "Approve an order that waits for review",
         ..ORDER_ACTION
     },
     Operation {
         id: "rejectOrder",
+        action: Some(Action::OrdersReview),
         path: "/api/v1/orders/{id}/reject",
         summary: "Reject an order under review, releasing its reservation",
         body: Body::OptionalJson(typed::<orders::Reason>()),
@@ -595,6 +662,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "cancelOrder",
+        action: Some(Action::OrdersChange),
         path: "/api/v1/orders/{id}/cancel",
         summary: "Cancel an order before its first shipment, releasing its reservation",
         body: Body::OptionalJson(typed::<orders::Reason>()),
@@ -602,6 +670,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "closeOrder",
+        action: Some(Action::OrdersFulfil),
         path: "/api/v1/orders/{id}/close",
         summary: "Close a partially shipped order, releasing what will not ship",
         body: Body::OptionalJson(typed::<orders::Reason>()),
@@ -609,6 +678,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "shipOrder",
+        action: Some(Action::OrdersFulfil),
         path: "/api/v1/orders/{id}/ship",
         summary: "Ship some or all of an order's lines",
         body: Body::Json(typed::<ShipInput>()),
@@ -616,12 +686,14 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "deliverOrder",
+        action: Some(Action::OrdersFulfil),
         path: "/api/v1/orders/{id}/deliver",
         summary: "Mark a shipped order delivered",
         ..ORDER_ACTION
     },
     Operation {
         id: "returnOrder",
+        action: Some(Action::OrdersFulfil),
         path: "/api/v1/orders/{id}/return",
         summary: "Take back goods of a delivered order",
         body: Body::Json(typed::<ReturnInput>()),
@@ -629,6 +701,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "reorder",
+        action: Some(Action::OrdersPlace),
         path: "/api/v1/orders/{id}/reorder",
         summary: "Place a new order with the lines of an old one, priced and checked as of now",
         headers: &[IDEMPOTENCY_KEY],
@@ -642,6 +715,7 @@ pub static OPERATIONS: &[Operation] = &[
     // events
     Operation {
         id: "listEvents",
+        action: Some(Action::EventsRead),
         path: "/api/v1/events",
         tag: "events",
         summary: "Events after a seq, oldest first",
@@ -651,6 +725,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         id: "streamEvents",
+        action: Some(Action::EventsRead),
         path: "/api/v1/events/stream",
         tag: "events",
         summary: "Live events as Server-Sent Events",
@@ -671,6 +746,7 @@ pub static OPERATIONS: &[Operation] = &[
     // scanning
     Operation {
         id: "scanCode",
+        action: Some(Action::CatalogRead),
         path: "/api/v1/scan",
         tag: "scan",
         summary: "Decode a scanned barcode or RFID tag, and find its product",
@@ -687,6 +763,522 @@ pub static OPERATIONS: &[Operation] = &[
                 "properties": { "product": product }
             })
         }),
+        ..Operation::DEFAULT
+    },
+    // users, login, tokens and the audit trail
+    Operation {
+        id: "createUser",
+        action: Some(Action::UsersManage),
+        method: Verb::Post,
+        path: "/api/v1/users",
+        tag: "auth",
+        summary: "Create a user with a role and its bindings",
+        description: "Passwords are 10 to 256 characters. A `customer` binds the user to one customer, `locations` to locations, `scopes` an integration to actions.",
+        body: Body::Json(typed::<users::NewUserInput>()),
+        reply: created(of::<store::User>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listUsers",
+        action: Some(Action::UsersManage),
+        path: "/api/v1/users",
+        tag: "auth",
+        summary: "List users by name",
+        query: Some(typed::<PageQuery>()),
+        reply: ok(of::<Page<store::User>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "disableUser",
+        action: Some(Action::UsersManage),
+        method: Verb::Post,
+        path: "/api/v1/users/{username}/disable",
+        tag: "auth",
+        summary: "Disable a user and revoke its tokens",
+        reply: ok(of::<store::User>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "logIn",
+        method: Verb::Post,
+        path: "/api/v1/auth/login",
+        tag: "auth",
+        summary: "Log in with a username and password: a token for 12 hours",
+        description: "Wrong credentials answer 401 without saying which part was wrong; after 5 failures in a row the user must wait (429 with `Retry-After`), doubling each time.",
+        auth: Auth::Public,
+        body: Body::Json(typed::<users::LoginInput>()),
+        reply: created(of::<users::Session>),
+        errors: &[401, 429],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "logOut",
+        method: Verb::Post,
+        path: "/api/v1/auth/logout",
+        tag: "auth",
+        summary: "Revoke the token this request carries",
+        reply: NO_CONTENT,
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getMe",
+        path: "/api/v1/auth/me",
+        tag: "auth",
+        summary: "Who the token is and what it is granted",
+        reply: ok(of::<users::Me>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "createToken",
+        action: Some(Action::TokensManage),
+        method: Verb::Post,
+        path: "/api/v1/tokens",
+        tag: "auth",
+        summary: "Issue an API token (the secret is shown once)",
+        body: Body::Json(typed::<users::NewTokenInput>()),
+        reply: created(of::<users::IssuedToken>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listTokens",
+        action: Some(Action::TokensManage),
+        path: "/api/v1/tokens",
+        tag: "auth",
+        summary: "Every API token, without its secret",
+        reply: ok(of::<Page<users::TokenView>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "revokeToken",
+        action: Some(Action::TokensManage),
+        method: Verb::Post,
+        path: "/api/v1/tokens/{id}/revoke",
+        tag: "auth",
+        summary: "Revoke a token",
+        reply: ok(of::<users::TokenView>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listAudit",
+        action: Some(Action::AuditRead),
+        path: "/api/v1/audit",
+        tag: "auth",
+        summary: "The audit trail, oldest first",
+        description: "`actor` matches exactly, `target` is a path prefix, `from` and `to` are RFC 3339 times or dates.",
+        query: Some(typed::<audit::AuditQuery>()),
+        reply: ok(of::<Page<store::AuditEntry>>),
+        ..Operation::DEFAULT
+    },
+    // alerts, thresholds, sinks
+    Operation {
+        id: "listSinks",
+        action: Some(Action::AlertsRead),
+        path: "/api/v1/sinks",
+        tag: "alerts",
+        summary: "Where each broker relay stands: cursor, lag, lease, last error",
+        description: "Only for callers who see every location.",
+        reply: ok(of::<sinks::Sinks>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listAlerts",
+        action: Some(Action::AlertsRead),
+        path: "/api/v1/alerts",
+        tag: "alerts",
+        summary: "Alerts, newest first, filtered",
+        description: "A caller bound to several locations names one in `location`.",
+        query: Some(typed::<alerts::AlertQuery>()),
+        reply: ok(of::<Page<store::alerts::Alert>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getAlert",
+        action: Some(Action::AlertsRead),
+        path: "/api/v1/alerts/{id}",
+        tag: "alerts",
+        summary: "One alert",
+        reply: ok(of::<store::alerts::Alert>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "acknowledgeAlert",
+        action: Some(Action::AlertsManage),
+        method: Verb::Post,
+        path: "/api/v1/alerts/{id}/acknowledge",
+        tag: "alerts",
+        summary: "Acknowledge an open alert (again: unchanged)",
+        reply: ok(of::<store::alerts::Alert>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listThresholds",
+        action: Some(Action::AlertsRead),
+        path: "/api/v1/stock/thresholds",
+        tag: "alerts",
+        summary: "Low-stock thresholds by location and SKU",
+        query: Some(typed::<alerts::ThresholdQuery>()),
+        reply: ok(of::<Page<store::alerts::Threshold>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getThreshold",
+        action: Some(Action::AlertsRead),
+        path: "/api/v1/stock/{location}/{sku}/threshold",
+        tag: "alerts",
+        summary: "The low-stock threshold of one level",
+        reply: ok(of::<store::alerts::Threshold>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "setThreshold",
+        action: Some(Action::AlertsManage),
+        method: Verb::Put,
+        path: "/api/v1/stock/{location}/{sku}/threshold",
+        tag: "alerts",
+        summary: "Set a level's low-stock threshold",
+        description: "A level already at or below it raises its alert at once.",
+        body: Body::Json(typed::<domain::alert::ThresholdInput>()),
+        reply: ok(of::<store::alerts::Threshold>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "removeThreshold",
+        action: Some(Action::AlertsManage),
+        method: Verb::Delete,
+        path: "/api/v1/stock/{location}/{sku}/threshold",
+        tag: "alerts",
+        summary: "Remove a level's low-stock threshold",
+        reply: NO_CONTENT,
+        ..Operation::DEFAULT
+    },
+    // webhooks
+    Operation {
+        id: "createWebhook",
+        action: Some(Action::WebhooksManage),
+        method: Verb::Post,
+        path: "/api/v1/webhooks",
+        tag: "webhooks",
+        summary: "Subscribe a URL to events (the signing secret is shown once)",
+        body: Body::Json(typed::<domain::webhook::WebhookInput>()),
+        reply: created(of::<webhooks::Created>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listWebhooks",
+        action: Some(Action::WebhooksManage),
+        path: "/api/v1/webhooks",
+        tag: "webhooks",
+        summary: "List subscriptions",
+        query: Some(typed::<PageQuery>()),
+        reply: ok(of::<Page<webhooks::WebhookView>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getWebhook",
+        action: Some(Action::WebhooksManage),
+        path: "/api/v1/webhooks/{id}",
+        tag: "webhooks",
+        summary: "One subscription",
+        reply: ok(of::<webhooks::WebhookView>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "updateWebhook",
+        action: Some(Action::WebhooksManage),
+        method: Verb::Patch,
+        path: "/api/v1/webhooks/{id}",
+        tag: "webhooks",
+        summary: "Change a subscription; absent fields stay as they are",
+        body: Body::Json(typed::<domain::webhook::WebhookPatchInput>()),
+        reply: ok(of::<webhooks::WebhookView>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "deleteWebhook",
+        action: Some(Action::WebhooksManage),
+        method: Verb::Delete,
+        path: "/api/v1/webhooks/{id}",
+        tag: "webhooks",
+        summary: "Delete a subscription",
+        reply: NO_CONTENT,
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listWebhookDeliveries",
+        action: Some(Action::WebhooksManage),
+        path: "/api/v1/webhooks/{id}/deliveries",
+        tag: "webhooks",
+        summary: "The delivery log of a subscription, newest first",
+        query: Some(typed::<PageQuery>()),
+        reply: ok(of::<Page<store::webhooks::Delivery>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "redeliverWebhook",
+        action: Some(Action::WebhooksManage),
+        method: Verb::Post,
+        path: "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        tag: "webhooks",
+        summary: "Send a logged attempt's event once more, now",
+        reply: ok(of::<store::webhooks::Delivery>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "replayWebhook",
+        action: Some(Action::WebhooksManage),
+        method: Verb::Post,
+        path: "/api/v1/webhooks/{id}/replay",
+        tag: "webhooks",
+        summary: "Deliver again, in order, every wanted event from `from_seq` on",
+        query: Some(typed::<webhooks::ReplayQuery>()),
+        reply: Reply {
+            status: 202,
+            description: "Accepted",
+            ..ok(of::<webhooks::WebhookView>)
+        },
+        ..Operation::DEFAULT
+    },
+    // the shop floor
+    Operation {
+        id: "registerDevice",
+        action: Some(Action::DevicesManage),
+        method: Verb::Post,
+        path: "/api/v1/devices",
+        tag: "devices",
+        summary: "Register a device with a token bound to its location (shown once)",
+        body: Body::Json(typed::<domain::device::DeviceInput>()),
+        reply: created(of::<devices::Registered>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listDevices",
+        action: Some(Action::DevicesManage),
+        path: "/api/v1/devices",
+        tag: "devices",
+        summary: "List devices by id",
+        query: Some(typed::<devices::ListQuery>()),
+        reply: ok(of::<Page<domain::device::Device>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getDevice",
+        action: Some(Action::DevicesManage),
+        path: "/api/v1/devices/{id}",
+        tag: "devices",
+        summary: "One device",
+        reply: ok(of::<domain::device::Device>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "disableDevice",
+        action: Some(Action::DevicesManage),
+        method: Verb::Post,
+        path: "/api/v1/devices/{id}/disable",
+        tag: "devices",
+        summary: "Disable a device: its token stops working",
+        reply: ok(of::<domain::device::Device>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "recordSale",
+        action: Some(Action::PosSell),
+        method: Verb::Post,
+        path: "/api/v1/pos/sales",
+        tag: "pos",
+        summary: "Record a sale, idempotent by `sale_id`",
+        description: "Applied even when it drives stock negative. The same `sale_id` with the same body answers 200 with the first receipt; with another body 409.",
+        body: Body::Json(typed::<domain::pos::SaleInput>()),
+        reply: RECEIPT,
+        errors: &[404, 409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "recordReturn",
+        action: Some(Action::PosSell),
+        method: Verb::Post,
+        path: "/api/v1/pos/returns",
+        tag: "pos",
+        summary: "Record a return, of a known sale or without one",
+        body: Body::Json(typed::<domain::pos::ReturnInput>()),
+        reply: RECEIPT,
+        errors: &[404, 409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getSale",
+        action: Some(Action::PosSell),
+        path: "/api/v1/pos/sales/{id}",
+        tag: "pos",
+        summary: "A sale with the units returned of each line since",
+        reply: ok(of::<domain::pos::Receipt>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getReturn",
+        action: Some(Action::PosSell),
+        path: "/api/v1/pos/returns/{id}",
+        tag: "pos",
+        summary: "A return",
+        reply: ok(of::<domain::pos::Receipt>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "recordRfidReads",
+        action: Some(Action::RfidRead),
+        method: Verb::Post,
+        path: "/api/v1/rfid/reads",
+        tag: "rfid",
+        summary: "Record a batch of tag reads",
+        description: "Each read is accepted, a duplicate within the window, of an unknown GTIN, or invalid; the answer counts every class. Reads feed the open count at the location.",
+        body: Body::Json(typed::<domain::rfid::ReadsInput>()),
+        reply: ok(of::<store::ReadSummary>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listRfidTags",
+        action: Some(Action::StockRead),
+        path: "/api/v1/rfid/tags",
+        tag: "rfid",
+        summary: "The tags seen at a location, by EPC",
+        query: Some(typed::<rfid::TagQuery>()),
+        reply: ok(of::<Page<store::SeenTag>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "openCount",
+        action: Some(Action::CountsManage),
+        method: Verb::Post,
+        path: "/api/v1/counts",
+        tag: "counts",
+        summary: "Open a cycle count with a snapshot of the book figures in scope",
+        body: Body::Json(typed::<domain::count::CountInput>()),
+        reply: created(of::<domain::count::Count>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getCount",
+        action: Some(Action::CountsManage),
+        path: "/api/v1/counts/{id}",
+        tag: "counts",
+        summary: "Expected, counted and variance per SKU",
+        reply: ok(of::<domain::count::Count>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "addCountScans",
+        action: Some(Action::CountsManage),
+        method: Verb::Post,
+        path: "/api/v1/counts/{id}/scans",
+        tag: "counts",
+        summary: "Add scanned quantities; a `batch_id` sent again is not counted twice",
+        body: Body::Json(typed::<domain::count::ScansInput>()),
+        reply: ok(of::<domain::count::Count>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "approveCount",
+        action: Some(Action::CountsManage),
+        method: Verb::Post,
+        path: "/api/v1/counts/{id}/approve",
+        tag: "counts",
+        summary: "Approve: post a count correction per SKU that differs",
+        reply: ok(of::<domain::count::Count>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "cancelCount",
+        action: Some(Action::CountsManage),
+        method: Verb::Post,
+        path: "/api/v1/counts/{id}/cancel",
+        tag: "counts",
+        summary: "Cancel: nothing is posted",
+        reply: ok(of::<domain::count::Count>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "createTransfer",
+        action: Some(Action::TransfersManage),
+        method: Verb::Post,
+        path: "/api/v1/transfers",
+        tag: "transfers",
+        summary: "Create a transfer between two locations",
+        description: "The same `id` with the same body answers 200 with the first transfer.",
+        body: Body::Json(typed::<domain::transfer::TransferInput>()),
+        reply: Reply {
+            also: &[(200, "The same transfer was created before")],
+            ..created(of::<domain::transfer::Transfer>)
+        },
+        errors: &[404, 409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "listTransfers",
+        action: Some(Action::TransfersManage),
+        path: "/api/v1/transfers",
+        tag: "transfers",
+        summary: "List transfers by id, filtered",
+        query: Some(typed::<transfers::ListQuery>()),
+        reply: ok(of::<Page<domain::transfer::Transfer>>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getTransfer",
+        action: Some(Action::TransfersManage),
+        path: "/api/v1/transfers/{id}",
+        tag: "transfers",
+        summary: "One transfer",
+        reply: ok(of::<domain::transfer::Transfer>),
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "shipTransfer",
+        action: Some(Action::TransfersManage),
+        method: Verb::Post,
+        path: "/api/v1/transfers/{id}/ship",
+        tag: "transfers",
+        summary: "Ship: out at the source, incoming at the destination",
+        description: "The source's available stock must cover every line, or nothing ships (409 with the shortages).",
+        reply: ok(of::<domain::transfer::Transfer>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "receiveTransfer",
+        action: Some(Action::TransfersManage),
+        method: Verb::Post,
+        path: "/api/v1/transfers/{id}/receive",
+        tag: "transfers",
+        summary: "Receive what arrived (no body: exactly what was shipped)",
+        body: Body::OptionalJson(typed::<domain::transfer::ReceiveInput>()),
+        reply: ok(of::<domain::transfer::Transfer>),
+        errors: &[409],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getEdgeStatus",
+        action: Some(Action::StockRead),
+        path: "/api/v1/edge/status",
+        tag: "edge",
+        summary: "This edge node's sync state (404 on a node that is not one)",
+        reply: ok(of::<crate::edge::Status>),
+        errors: &[404],
+        ..Operation::DEFAULT
+    },
+    Operation {
+        id: "getEdgeSnapshot",
+        action: Some(Action::StockRead),
+        path: "/api/v1/edge/snapshot",
+        tag: "edge",
+        summary: "A store's levels with the event head they reflect, for a new edge node",
+        query: Some(typed::<edge::SnapshotQuery>()),
+        reply: ok(of::<store::edge::StockSnapshot>),
         ..Operation::DEFAULT
     },
 ];
@@ -732,7 +1324,17 @@ impl Routes {
                 std::any::type_name::<T>()
             );
         }
-        Self(self.0.route(op.path, on(op.method.filter(), handler)))
+        let route = match op.auth {
+            Auth::Public => on(op.method.filter(), handler),
+            Auth::Bearer => on(
+                op.method.filter(),
+                Guarded {
+                    handler,
+                    action: op.action,
+                },
+            ),
+        };
+        Self(self.0.route(op.path, route))
     }
 
     /// These routes and `other`'s.
@@ -743,6 +1345,44 @@ impl Routes {
     /// The axum router.
     pub fn into_router(self) -> Router<AppState> {
         self.0
+    }
+}
+
+/// A bearer route's handler behind its entry's permission: the token is authenticated (401)
+/// and, when the entry names an action, the caller's role must allow it somewhere (403)
+/// before any of the handler's extractors read the path, the query or the body. The
+/// [`Caller`] is left in the request's extensions, where the handler's `Caller` extractor
+/// takes it from (so the token is looked up and rate-limited once).
+#[derive(Clone)]
+struct Guarded<H> {
+    handler: H,
+    action: Option<Action>,
+}
+
+impl<H, T> Handler<T, AppState> for Guarded<H>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, request: Request, state: AppState) -> Self::Future {
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let caller = match Caller::from_request_parts(&mut parts, &state).await {
+                Ok(caller) => caller,
+                Err(refused) => return refused.into_response(),
+            };
+            if let Some(action) = self.action
+                && let Err(refused) = caller.may(action)
+            {
+                return refused.into_response();
+            }
+            parts.extensions.insert(caller);
+            self.handler
+                .call(Request::from_parts(parts, body), state)
+                .await
+        })
     }
 }
 
@@ -866,6 +1506,30 @@ const TAGS: &[(&str, &str)] = &[
     ("events", "The event log, as pages and as a live stream."),
     ("scan", "Barcodes and RFID tags."),
     (
+        "auth",
+        "Users, logging in and out, API tokens, and the audit trail.",
+    ),
+    (
+        "alerts",
+        "Alerts, low-stock thresholds, and the state of the broker relays.",
+    ),
+    (
+        "webhooks",
+        "Subscriptions to the event log and their deliveries.",
+    ),
+    (
+        "devices",
+        "POS terminals and RFID readers with their device tokens.",
+    ),
+    ("pos", "Sales and returns from the tills."),
+    ("rfid", "RFID tag reads and the tags seen per location."),
+    ("counts", "Cycle counts."),
+    ("transfers", "Stock moved between locations."),
+    (
+        "edge",
+        "Store edge nodes: their sync state and HQ's snapshot for them.",
+    ),
+    (
         "operations",
         "Probes, metrics and this documentation; no token needed.",
     ),
@@ -891,7 +1555,10 @@ fn build() -> Value {
     let problem = replies.subschema_for::<Problem<'static>>();
     let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for op in OPERATIONS {
-        let mut parameters: Vec<Value> = op.path_params().map(path_parameter).collect();
+        let mut parameters: Vec<Value> = op
+            .path_params()
+            .map(|name| path_parameter(op, name))
+            .collect();
         if let Some(query) = op.query {
             parameters.extend(query_parameters((query.schema)(&mut queries)));
         }
@@ -918,7 +1585,7 @@ fn build() -> Value {
             operation["parameters"] = Value::Array(parameters);
         }
         if let Some(action) = op.action {
-            operation["x-stockbook-action"] = json!(action);
+            operation["x-stockbook-action"] = json!(action.as_str());
         }
         if let Body::Json(body) | Body::OptionalJson(body) = op.body {
             operation["requestBody"] = json!({
@@ -981,19 +1648,29 @@ fn string(pattern: &str) -> Value {
     }
 }
 
-fn path_parameter(name: &str) -> Value {
+fn path_parameter(op: &Operation, name: &str) -> Value {
     let mut codes = generator(Contract::Deserialize, true);
-    let (description, schema) = match name {
-        "sku" => ("The product's SKU.", of::<Code<64>>(&mut codes)),
-        "location" => ("The location's code.", of::<Code<32>>(&mut codes)),
-        "code" => (
+    let number = || json_schema!({ "type": "string", "pattern": "^[1-9][0-9]{0,17}$" });
+    let (description, schema) = match (name, op.tag) {
+        ("sku", _) => ("The product's SKU.", of::<Code<64>>(&mut codes)),
+        ("location", _) => ("The location's code.", of::<Code<32>>(&mut codes)),
+        ("code", _) => (
             "The customer's or price list's code.",
             of::<Code<32>>(&mut codes),
         ),
-        "id" => (
-            "The order's id.",
-            json_schema!({ "type": "string", "minLength": 1 }),
+        ("username", _) => (
+            "The user's name.",
+            json_schema!({ "type": "string", "pattern": "^[A-Za-z0-9._@-]{3,64}$" }),
         ),
+        ("delivery_id", _) => ("The logged delivery attempt's id.", number()),
+        ("id", "orders") => ("The order's id.", of::<Code<64>>(&mut codes)),
+        ("id", "alerts") => ("The alert's id.", number()),
+        ("id", "webhooks") => ("The subscription's id.", number()),
+        ("id", "auth") => ("The token's id.", number()),
+        ("id", "devices") => ("The device's id.", of::<Code<64>>(&mut codes)),
+        ("id", "pos") => ("The sale's or return's id.", of::<Code<128>>(&mut codes)),
+        ("id", "counts") => ("The count's id.", of::<Code<64>>(&mut codes)),
+        ("id", "transfers") => ("The transfer's id.", of::<Code<64>>(&mut codes)),
         _ => ("", json_schema!({ "type": "string", "minLength": 1 })),
     };
     json!({
@@ -1083,11 +1760,16 @@ fn rename_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
 fn responses(op: &Operation, replies: &mut SchemaGenerator, problem: &Schema) -> Value {
     let mut out = Map::new();
     let reply = &op.reply;
-    let content = match reply.content {
-        Content::Json(schema) => json!({ "application/json": { "schema": schema(replies) } }),
-        Content::Text(media) => json!({ media: { "schema": { "type": "string" } } }),
-    };
-    let mut success = json!({ "description": reply.description, "content": content });
+    let mut success = json!({ "description": reply.description });
+    match reply.content {
+        Content::Json(schema) => {
+            success["content"] = json!({ "application/json": { "schema": schema(replies) } });
+        }
+        Content::Text(media) => {
+            success["content"] = json!({ media: { "schema": { "type": "string" } } });
+        }
+        Content::Empty => {}
+    }
     if !reply.headers.is_empty() {
         success["headers"] = reply
             .headers
@@ -1101,10 +1783,19 @@ fn responses(op: &Operation, replies: &mut SchemaGenerator, problem: &Schema) ->
             .collect::<Map<_, _>>()
             .into();
     }
+    for (status, description) in reply.also {
+        let mut also = success.clone();
+        also["description"] = json!(description);
+        out.insert(status.to_string(), also);
+    }
     out.insert(reply.status.to_string(), success);
     let mut errors: Vec<u16> = op.errors.to_vec();
     if op.auth == Auth::Bearer {
-        errors.push(401);
+        // Every token is rate limited.
+        errors.extend([401, 429]);
+    }
+    if op.action.is_some() {
+        errors.push(403);
     }
     if !matches!(op.body, Body::None) {
         errors.extend([400, 413, 415, 422]);
@@ -1140,6 +1831,9 @@ fn error_description(status: u16) -> &'static str {
             "The body is not valid JSON (`malformed_json`) or could not be read (`malformed_body`)."
         }
         401 => "No valid bearer token (`unauthorized`).",
+        403 => {
+            "The caller's role, scopes or locations do not allow this (`forbidden`, naming the action or the location)."
+        }
         404 => "Not found (`not_found`).",
         409 => {
             "The request conflicts with the stored state; `code` says how (`already_exists`, `gtin_taken`, `insufficient_stock` with `shortages`, `price_changed` with `prices`, `invalid_transition`, `customer_suspended`, `credit_limit_exceeded`)."
@@ -1151,6 +1845,9 @@ fn error_description(status: u16) -> &'static str {
             "Invalid input (`validation_failed`, with `errors` naming each field; or `idempotency_key_reused`)."
         }
         428 => "`If-Match` is required (`if_match_required`).",
+        429 => {
+            "Too many requests for this token, or too many failed logins (`rate_limited`); `Retry-After` says when to retry."
+        }
         503 => "The database cannot be reached; retry later (`unavailable`).",
         _ => "Error.",
     }
@@ -1186,7 +1883,12 @@ mod tests {
             assert!(!op.summary.is_empty() && !op.tag.is_empty(), "{}", op.id);
             assert!(TAGS.iter().any(|(t, _)| *t == op.tag), "{}: tag", op.id);
             for name in op.path_params() {
-                assert_ne!(path_parameter(name)["description"], "", "{}: {name}", op.id);
+                assert_ne!(
+                    path_parameter(op, name)["description"],
+                    "",
+                    "{}: {name}",
+                    op.id
+                );
             }
         }
     }

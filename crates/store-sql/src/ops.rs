@@ -1,24 +1,20 @@
 //! Operations on the whole database: `verify`, `export` (backup), `restore`, and tokens.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::auth::Role;
 use domain::catalog::Location;
 use domain::customer::Customer;
 use domain::order::{Order, OrderStatus};
 use domain::stock::{Level, Movement};
 use futures_util::TryStreamExt;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
-use store::backup::TokenRecord;
-use store::{
-    BackupRecord, ExportSink, RestoreSource, StoreError, TokenInfo, VerifyReport, Violation,
-};
+use store::{BackupRecord, ExportSink, RestoreSource, StoreError, VerifyReport, Violation};
 
 use crate::core::{Core, Dialect, TxError, retry};
 use crate::events::{EVENT_COLUMNS, EventRow};
 use crate::orders::OPEN_STATUSES;
 use crate::rows::{
     CUSTOMER_COLUMNS, CustomerRow, LocationRow, MOVEMENT_COLUMNS, MovementRow, ORDER_COLUMNS,
-    OrderRow, PRODUCT_COLUMNS, ProductRow, TokenRow, to_json,
+    OrderRow, PRODUCT_COLUMNS, ProductRow, to_json,
 };
 
 impl<DB: Dialect> Core<DB>
@@ -52,7 +48,9 @@ where
             )
             .fetch_all(&mut *tx)
             .await?;
+            let in_transit = Self::in_transit(&mut tx).await?;
             for (location, sku, on_hand, reserved, incoming, ledger_on_hand, ledger_reserved) in rows {
+                let carried = in_transit.get(&(location.clone(), sku.clone())).copied().unwrap_or(0);
                 report.levels += 1;
                 let mut violation = |check, detail: String| {
                     report.violations.push(Violation { check, sku: Some(sku.clone()), location: Some(location.clone()), detail });
@@ -66,8 +64,8 @@ where
                 if reserved < 0 {
                     violation("reserved_not_negative", format!("reserved is {reserved}"));
                 }
-                if incoming != 0 {
-                    violation("incoming_matches_transfers", format!("incoming is {incoming} with no transfer in transit"));
+                if incoming != carried {
+                    violation("incoming_matches_transfers", format!("incoming is {incoming}, transfers in transit carry {carried}"));
                 }
             }
             // Each ledger row's on_hand_after must continue the running sum of its level.
@@ -147,6 +145,7 @@ where
                     detail: format!("{} movement ids appear more than once", movements - distinct),
                 });
             }
+            report.audit_entries = Self::verify_audit(&mut tx, &mut report.violations).await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -208,13 +207,7 @@ where
                 write(sink, BackupRecord::Movement(Movement::try_from(row)?))?;
             }
         }
-        let tokens: Vec<TokenRow> =
-            sqlx::query_as("SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id")
-                .fetch_all(&mut **tx)
-                .await?;
-        for row in tokens {
-            write(sink, BackupRecord::Token(TokenRecord::from(row)))?;
-        }
+        Self::export_auth(tx, &mut |record| write(sink, record)).await?;
         let lists: Vec<(String,)> = sqlx::query_as("SELECT code FROM price_lists ORDER BY code")
             .fetch_all(&mut **tx)
             .await?;
@@ -287,6 +280,62 @@ where
                 )?;
             }
         }
+        let sinks: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT sink, kind, last_seq FROM relay_sinks ORDER BY sink")
+                .fetch_all(&mut **tx)
+                .await?;
+        for (name, kind, cursor) in sinks {
+            write(
+                sink,
+                BackupRecord::SinkCursor {
+                    sink: name,
+                    kind,
+                    cursor,
+                },
+            )?;
+        }
+        Self::export_retail(tx, &mut |record| write(sink, record)).await?;
+        Self::export_alerts_and_webhooks(tx, sink).await
+    }
+
+    /// Thresholds, alerts and webhook subscriptions (with their secrets and positions; the
+    /// delivery log and leases are working state and stay behind).
+    async fn export_alerts_and_webhooks(
+        tx: &mut Transaction<'static, DB>,
+        sink: &mut ExportSink<'_>,
+    ) -> Result<(), TxError> {
+        let write = |sink: &mut ExportSink<'_>, record| {
+            sink(record).map_err(|e| StoreError::Other(format!("writing the backup: {e}")))
+        };
+        let thresholds: Vec<crate::alerts::ThresholdRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM stock_thresholds ORDER BY location, sku",
+            crate::alerts::THRESHOLD_COLUMNS
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in thresholds {
+            write(sink, BackupRecord::Threshold(row.into()))?;
+        }
+        {
+            let sql = format!(
+                "SELECT {} FROM alerts ORDER BY alert_id",
+                crate::alerts::ALERT_COLUMNS
+            );
+            let mut rows = sqlx::query_as::<DB, crate::alerts::AlertRow>(&sql).fetch(&mut **tx);
+            while let Some(row) = rows.try_next().await? {
+                write(sink, BackupRecord::Alert(row.try_into()?))?;
+            }
+        }
+        let webhooks: Vec<crate::webhooks::WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM webhooks ORDER BY webhook_id",
+            crate::webhooks::WEBHOOK_COLUMNS
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in webhooks {
+            write(sink, BackupRecord::Webhook(row.try_into()?))?;
+        }
+        Self::export_edge(tx, &mut |record| write(sink, record)).await?;
         Ok(())
     }
 
@@ -385,20 +434,9 @@ where
                 .execute(&mut **tx)
                 .await?;
             }
-            BackupRecord::Token(t) => {
-                sqlx::query(
-                    "INSERT INTO api_tokens (token_id, name, role, secret_hash, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(t.token_id)
-                .bind(t.name)
-                .bind(t.role)
-                .bind(t.secret_hash)
-                .bind(t.created_at)
-                .bind(t.revoked_at)
-                .execute(&mut **tx)
-                .await?;
-            }
+            BackupRecord::User(u) => Self::restore_user(tx, u).await?,
+            BackupRecord::Token(t) => Self::restore_token(tx, t).await?,
+            BackupRecord::Audit(e) => Self::restore_audit(tx, e).await?,
             BackupRecord::PriceList(list) => {
                 sqlx::query("INSERT INTO price_lists (code, name, currency, updated_at) VALUES ($1, $2, $3, $4)")
                     .bind(list.code.as_str())
@@ -443,6 +481,32 @@ where
                     .await?;
             }
             BackupRecord::Event { event } => Self::restore_event(tx, &event).await?,
+            BackupRecord::SinkCursor { sink, kind, cursor } => {
+                // A relay may have registered the sink before the restore: the backup wins.
+                sqlx::query(
+                    "INSERT INTO relay_sinks (sink, kind, last_seq, lease_until, updated_at) VALUES ($1, $2, $3, 0, $4) \
+                     ON CONFLICT (sink) DO UPDATE SET kind = $2, last_seq = $3, holder = NULL, lease_until = 0",
+                )
+                .bind(sink)
+                .bind(kind)
+                .bind(cursor)
+                .bind(crate::core::now())
+                .execute(&mut **tx)
+                .await?;
+            }
+            BackupRecord::Threshold(t) => Self::restore_threshold(tx, &t).await?,
+            BackupRecord::Alert(a) => Self::restore_alert(tx, &a).await?,
+            BackupRecord::Webhook(w) => Self::restore_webhook(tx, &w).await?,
+            BackupRecord::Device(d) => Self::restore_device(tx, &d).await?,
+            BackupRecord::Sale(s) => Self::restore_sale(tx, &s).await?,
+            BackupRecord::Tag(t) => Self::restore_tag(tx, &t).await?,
+            BackupRecord::Count(c) => Self::restore_count(tx, &c).await?,
+            BackupRecord::Transfer(t) => Self::restore_transfer(tx, &t).await?,
+            BackupRecord::EdgeSync(_)
+            | BackupRecord::EdgeHqLevel(_)
+            | BackupRecord::EdgeMirrored { .. } => {
+                Self::restore_edge(tx, &record).await?;
+            }
             BackupRecord::End { .. } => {}
         }
         Ok(())
@@ -502,82 +566,5 @@ where
                 .await?;
         }
         Ok(())
-    }
-
-    pub(crate) async fn insert_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenInfo, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
-            let (token_id,): (i64,) =
-                sqlx::query_as("INSERT INTO api_tokens (name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING token_id")
-                    .bind(name)
-                    .bind(role.as_str())
-                    .bind(secret_hash)
-                    .bind(crate::core::micros(now))
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok(TokenInfo { token_id, name: name.to_owned(), role })
-        })
-        .await
-    }
-
-    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows: Vec<TokenRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY token_id",
-            )
-            .fetch_all(&self.reader)
-            .await?)
-        })
-        .await?;
-        Ok(rows.into_iter().map(TokenRecord::from).collect())
-    }
-
-    pub(crate) async fn revoke_token(
-        &self,
-        token_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<TokenRecord, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
-            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
-                .bind(token_id)
-                .bind(crate::core::micros(at))
-                .execute(&mut *tx)
-                .await?;
-            let row: Option<TokenRow> = sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE token_id = $1",
-            )
-            .bind(token_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let row = row.ok_or_else(|| StoreError::not_found(format!("token {token_id}")))?;
-            tx.commit().await?;
-            Ok(TokenRecord::from(row))
-        })
-        .await
-    }
-
-    pub(crate) async fn find_token(
-        &self,
-        secret_hash: &str,
-    ) -> Result<Option<TokenInfo>, StoreError> {
-        let row: Option<TokenRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(
-                "SELECT token_id, name, role, secret_hash, created_at, revoked_at FROM api_tokens \
-                 WHERE secret_hash = $1 AND revoked_at IS NULL",
-            )
-            .bind(secret_hash)
-            .fetch_optional(&self.reader)
-            .await?)
-        })
-        .await?;
-        row.map(|r| r.info()).transpose()
     }
 }

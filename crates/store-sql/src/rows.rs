@@ -2,7 +2,6 @@
 //! value that does not parse means a corrupted database and becomes `StoreError::Other`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::auth::Role;
 use domain::catalog::{Location, LocationKind, Product};
 use domain::customer::{Customer, CustomerStatus};
 use domain::ids::{LocationCode, MovementId, Sku};
@@ -11,8 +10,7 @@ use domain::order::{OrderLine, OrderStatus, Shipment, TimelineEntry};
 use domain::pricing::PriceSource;
 use domain::stock::{Level, Movement, MovementKind};
 use domain::units::Pack;
-use store::backup::TokenRecord;
-use store::{StoreError, TokenInfo};
+use store::StoreError;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct LocationRow {
@@ -137,43 +135,6 @@ impl TryFrom<MovementRow> for Movement {
             occurred_at: r.occurred_at,
             recorded_at: r.recorded_at,
         })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct TokenRow {
-    pub token_id: i64,
-    pub name: String,
-    pub role: String,
-    pub secret_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl TokenRow {
-    pub(crate) fn info(&self) -> Result<TokenInfo, StoreError> {
-        let role: Role = self
-            .role
-            .parse()
-            .map_err(|e: String| StoreError::Other(format!("stored token role: {e}")))?;
-        Ok(TokenInfo {
-            token_id: self.token_id,
-            name: self.name.clone(),
-            role,
-        })
-    }
-}
-
-impl From<TokenRow> for TokenRecord {
-    fn from(r: TokenRow) -> Self {
-        TokenRecord {
-            token_id: r.token_id,
-            name: r.name,
-            role: r.role,
-            secret_hash: r.secret_hash,
-            created_at: r.created_at,
-            revoked_at: r.revoked_at,
-        }
     }
 }
 

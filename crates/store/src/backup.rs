@@ -10,9 +10,13 @@
 //! {"type":"product", …}
 //! {"type":"level", …}
 //! {"type":"movement", …}
-//! {"type":"token", …}
+//! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
-//! {"type":"order", …} {"type":"idempotency_key", …}
+//! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"sink_cursor", …} {"type":"device", …} {"type":"sale", …} {"type":"tag", …}
+//! {"type":"count", …} {"type":"transfer", …} {"type":"threshold", …} {"type":"alert", …}
+//! {"type":"webhook", …}
+//! {"type":"edge_sync", …} {"type":"edge_hq_level", …} {"type":"edge_mirrored", …}   (edge nodes)
 //! {"type":"end","records":1234}
 //! ```
 
@@ -57,6 +61,21 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The customer a `customer` token acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The locations a `staff`, `clerk` or `device` token is bound to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    /// The scopes of an `integration` token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The user a login token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// When it stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// One line of a backup after the header.
@@ -71,6 +90,8 @@ pub enum BackupRecord {
     Level(Level),
     /// A ledger row.
     Movement(Movement),
+    /// A user, with its password hash.
+    User(crate::auth::UserRecord),
     /// An API token.
     Token(TokenRecord),
     /// A price list with its entries.
@@ -106,6 +127,43 @@ pub enum BackupRecord {
     Event {
         /// The event.
         event: crate::events::Event,
+    },
+    /// An entry of the audit trail, with its place in the hash chain.
+    Audit(crate::auth::AuditEntry),
+    /// A broker sink's cursor (its lease is not kept: a restored sink is free).
+    SinkCursor {
+        /// The sink's name.
+        sink: String,
+        /// `amqp` or `nats`.
+        kind: String,
+        /// The last `seq` its broker confirmed.
+        cursor: i64,
+    },
+    /// A low-stock threshold.
+    Threshold(crate::alerts::Threshold),
+    /// An alert, open or acknowledged.
+    Alert(crate::alerts::Alert),
+    /// A webhook subscription with its secret and delivery position (its delivery log is
+    /// not backed up).
+    Webhook(crate::webhooks::Webhook),
+    /// A registered device (its token is a `token` record).
+    Device(domain::device::Device),
+    /// A POS sale or return.
+    Sale(Box<crate::retail::SaleRecord>),
+    /// An RFID tag as last seen at a location.
+    Tag(crate::retail::SeenTag),
+    /// A cycle count with its lines, tags and scan batches.
+    Count(Box<crate::retail::CountRecord>),
+    /// A transfer.
+    Transfer(Box<crate::retail::TransferRecord>),
+    /// An edge node's sync state with HQ (only on an edge node).
+    EdgeSync(crate::edge::EdgeSync),
+    /// HQ's last known figure of a level, kept by an edge node.
+    EdgeHqLevel(crate::edge::HqLevelRecord),
+    /// A ledger row an edge node wrote from HQ's figures (never pushed back to HQ).
+    EdgeMirrored {
+        /// The ledger row's seq.
+        movement_seq: i64,
     },
     /// The last line: how many records came before it.
     End {
@@ -282,6 +340,11 @@ mod tests {
             secret_hash: "ab".into(),
             created_at: Utc::now(),
             revoked_at: None,
+            customer: None,
+            locations: Vec::new(),
+            scopes: Vec::new(),
+            user_id: None,
+            expires_at: None,
         })
     }
 

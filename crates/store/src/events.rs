@@ -68,6 +68,9 @@ pub struct EventFilter {
     pub sku: Option<String>,
     /// Only events concerning this customer.
     pub customer: Option<String>,
+    /// Only events at these locations, or concerning no location and no customer (the
+    /// catalog); empty: all. How a caller bound to locations sees the log.
+    pub within: Vec<String>,
 }
 
 impl EventFilter {
@@ -86,6 +89,11 @@ impl EventFilter {
                 .customer
                 .as_ref()
                 .is_none_or(|c| event.customer.as_ref() == Some(c))
+            && (self.within.is_empty()
+                || match &event.location {
+                    Some(location) => self.within.contains(location),
+                    None => event.customer.is_none(),
+                })
     }
 }
 

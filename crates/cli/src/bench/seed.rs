@@ -3,7 +3,7 @@
 //! Larger catalogs for the growth figures are added in bulk by `db::Scratch::grow`.
 
 use anyhow::Context;
-use domain::auth::Role;
+use domain::auth::{Grant, Role};
 use domain::catalog::{LocationInput, ProductInput};
 use domain::stock::{MovementInput, validate_batch};
 use serde::de::DeserializeOwned;
@@ -81,11 +81,14 @@ pub async fn seed(url: &str) -> anyhow::Result<String> {
             .await
             .context("applying opening stock")?;
     }
-    let token =
-        server::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    store
-        .insert_token("bench", Role::Admin, &server::auth::hash_token(&token), now)
-        .await
-        .context("issuing the bench token")?;
+    let (token, _) = server::auth::issue_token(
+        store.as_ref(),
+        "bench",
+        Grant::role(Role::Admin),
+        None,
+        None,
+    )
+    .await
+    .context("issuing the bench token")?;
     Ok(token)
 }

@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::extract::{self, Query};
 use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Visible};
 
 pub(super) fn routes() -> Routes {
     Routes::new()
@@ -39,9 +40,10 @@ fn code(field: &str, value: &str) -> Result<String, AppError> {
 
 async fn create(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(input): extract::Json<CustomerInput>,
 ) -> Result<(StatusCode, Json<Customer>), AppError> {
+    caller.may(Action::CustomersWrite)?;
     let customer = state
         .store
         .create_customer(input.validate(Utc::now())?)
@@ -51,10 +53,20 @@ async fn create(
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Customer>>, AppError> {
     let limit = page.limit()?;
+    if let Visible::Customer(own) = caller.visible(Action::CustomersRead)? {
+        // A customer's user lists exactly its own customer.
+        let first_page = page.cursor(1)?.is_none();
+        let items = if first_page {
+            vec![state.store.get_customer(own).await?]
+        } else {
+            Vec::new()
+        };
+        return Ok(Json(Page { items, next: None }));
+    }
     let after = page.cursor(1)?.map(|mut key| key.remove(0));
     let items = state
         .store
@@ -67,18 +79,21 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<Customer>, AppError> {
-    Ok(Json(state.store.get_customer(&code("code", &c)?).await?))
+    let c = code("code", &c)?;
+    caller.for_customer(Action::CustomersRead, &c, &format!("customer {c}"))?;
+    Ok(Json(state.store.get_customer(&c).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(patch): extract::Json<CustomerPatch>,
 ) -> Result<Json<Customer>, AppError> {
+    caller.may(Action::CustomersWrite)?;
     Ok(Json(
         state
             .store
@@ -107,11 +122,16 @@ pub(crate) struct PriceQuery {
 /// default) or page by page over the catalog.
 async fn prices(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     Query(q): Query<PriceQuery>,
 ) -> Result<Json<Page<Quote>>, AppError> {
     let customer = code("code", &c)?;
+    caller.for_customer(
+        Action::PricesRead,
+        &customer,
+        &format!("customer {customer}"),
+    )?;
     let qty = match q.qty.as_deref() {
         None => 1,
         Some(text) => text
@@ -180,10 +200,11 @@ pub(crate) struct Entries {
 /// Replaces every price agreed with this customer.
 async fn put_rules(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(rules): extract::Json<Rules>,
 ) -> Result<Json<Entries>, AppError> {
+    caller.may(Action::PricesWrite)?;
     let customer = code("code", &c)?;
     let entries = state
         .store
@@ -194,10 +215,15 @@ async fn put_rules(
 
 async fn rules(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<Entries>, AppError> {
     let customer = code("code", &c)?;
+    caller.for_customer(
+        Action::PricesRead,
+        &customer,
+        &format!("customer {customer}"),
+    )?;
     let entries = state.store.customer_prices(&customer).await?;
     Ok(Json(Entries { customer, entries }))
 }
@@ -205,17 +231,20 @@ async fn rules(
 /// Creates or replaces a price list with all its entries.
 async fn put_list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(input): extract::Json<PriceListInput>,
 ) -> Result<Json<PriceList>, AppError> {
+    caller.may(Action::PricesWrite)?;
     Ok(Json(state.store.put_price_list(input.validate(&c)?).await?))
 }
 
 async fn show_list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<PriceList>, AppError> {
+    // A price list spans customers: only callers who see every customer may read one.
+    caller.everywhere(Action::PricesRead)?;
     Ok(Json(state.store.get_price_list(&code("code", &c)?).await?))
 }

@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::openapi::Routes;
+use domain::auth::{Action, Denied, Visible};
 
 /// Most events in one page or one read of the stream.
 const MAX_PAGE: i64 = 1000;
@@ -55,9 +56,11 @@ pub(crate) struct EventQuery {
 }
 
 impl EventQuery {
-    /// The filter, each part checked for the shape it has in events (so that no stray
-    /// byte reaches the database).
-    fn filter(&self) -> Result<EventFilter, AppError> {
+    /// The filter asked for, each part checked for the shape it has in events (so that no
+    /// stray byte reaches the database), narrowed to what the caller may see: a customer
+    /// only its own orders' events, a caller bound to locations only theirs (and the
+    /// catalog's).
+    fn filter(&self, caller: &Caller) -> Result<EventFilter, AppError> {
         let code = |field: &str, value: &Option<String>, max: usize| {
             value
                 .as_deref()
@@ -74,12 +77,34 @@ impl EventQuery {
             .filter(|t| !t.is_empty())
             .map(|t| param(|f, v| validation::code(f, v, 64), "types", t))
             .collect::<Result<_, _>>()?;
-        Ok(EventFilter {
+        let mut filter = EventFilter {
             types,
             location: code("location", &self.location, LocationCode::MAX_LEN)?,
             sku: code("sku", &self.sku, Sku::MAX_LEN)?,
             customer: code("customer", &self.customer, 32)?,
-        })
+            within: Vec::new(),
+        };
+        match caller.visible(Action::EventsRead)? {
+            Visible::All => {}
+            Visible::Customer(own) => {
+                if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                    return Err(Denied::Customer.into());
+                }
+                filter.customer = Some(own.to_owned());
+            }
+            Visible::Locations(locations) => {
+                if let Some(asked) = &filter.location
+                    && !locations.iter().any(|l| l.as_str() == asked)
+                {
+                    return Err(Denied::Location {
+                        location: asked.clone(),
+                    }
+                    .into());
+                }
+                filter.within = locations.iter().map(ToString::to_string).collect();
+            }
+        }
+        Ok(filter)
     }
 
     fn limit(&self) -> Result<i64, AppError> {
@@ -138,19 +163,17 @@ pub(crate) struct EventPage {
 /// Events after `after` (0: from the start), oldest first.
 async fn page(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<EventQuery>,
 ) -> Result<Json<EventPage>, AppError> {
+    let filter = q.filter(&caller)?;
     let after = q
         .after
         .as_deref()
         .map(|a| seq("after", a))
         .transpose()?
         .unwrap_or(0);
-    let items = state
-        .store
-        .events_after(after, &q.filter()?, q.limit()?)
-        .await?;
+    let items = state.store.events_after(after, &filter, q.limit()?).await?;
     let next = items.last().map_or(after, |e| e.seq);
     Ok(Json(EventPage { items, next }))
 }
@@ -160,17 +183,17 @@ async fn page(
 /// else at the present.
 async fn stream(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     Query(q): Query<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let filter = q.filter(&caller)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let start = match (resume, q.after.as_deref()) {
         (Some(id), _) => seq("Last-Event-ID", id)?,
         (None, Some(after)) => seq("after", after)?,
         (None, None) => state.store.event_head().await?,
     };
-    let filter = q.filter()?;
     let wake = state.events.subscribe();
     let store = state.store.clone();
     let subscribed = Subscribed::new(state.metrics.clone());

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::extract::{self, Query};
 use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::Action;
 
 pub(super) fn routes() -> Routes {
     Routes::new()
@@ -21,18 +22,20 @@ pub(super) fn routes() -> Routes {
 
 async fn create(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(input): extract::Json<LocationInput>,
 ) -> Result<(StatusCode, Json<Location>), AppError> {
+    caller.may(Action::CatalogWrite)?;
     let location = state.store.create_location(input.validate()?).await?;
     Ok((StatusCode::CREATED, Json(location)))
 }
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Location>>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let limit = page.limit()?;
     let after = page
         .cursor(1)?

@@ -24,6 +24,7 @@ use crate::error::AppError;
 use crate::extract::{self, OptionalJson, Query};
 use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Target, Visible};
 
 pub(super) fn routes() -> Routes {
     Routes::new()
@@ -132,12 +133,20 @@ async fn place_checked(
     input: &OrderInput,
 ) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
+    // Placing for another customer is refused outright (not hidden): the caller named it.
+    caller.0.check(
+        Action::OrdersPlace,
+        Target::Order {
+            customer: &order.customer,
+            location: order.location.as_str(),
+        },
+    )?;
     let meta = PlaceMeta {
         order_id: crate::ids::new_order_id()
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
         idempotency_key: key,
         request_hash: hash,
-        actor: caller.0.name.clone(),
+        actor: caller.0.actor.clone(),
         now: Utc::now(),
     };
     let placed = state.store.place_order(order, meta).await?;
@@ -168,7 +177,9 @@ async fn reorder(
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
+    caller.may(Action::OrdersPlace)?;
     let old = state.store.get_order(order_id(&id)?).await?;
+    caller.on_order(Action::OrdersRead, &old)?;
     // The request is "reorder this order", whatever the old order looks like by a retry.
     let hash = request_hash(format!("reorder:{}", old.id).as_bytes());
     place_input(&state, &caller, key, hash, &old.as_input()).await
@@ -176,13 +187,13 @@ async fn reorder(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    Ok(OrderReply(
-        StatusCode::OK,
-        state.store.get_order(order_id(&id)?).await?,
-    ))
+    caller.may(Action::OrdersRead)?;
+    let order = state.store.get_order(order_id(&id)?).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    Ok(OrderReply(StatusCode::OK, order))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -211,7 +222,7 @@ pub(crate) struct ListQuery {
 }
 
 /// A time bound: RFC 3339, or a date (`to=` a date includes that whole day).
-fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
+pub(super) fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -242,9 +253,10 @@ pub(crate) struct OrderPage {
 /// Orders, newest first, filtered.
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<OrderPage>, AppError> {
+    let visible = caller.visible(Action::OrdersRead)?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -260,7 +272,7 @@ async fn list(
         })?),
         None => None,
     };
-    let filter = OrderFilter {
+    let mut filter = OrderFilter {
         customer: q
             .customer
             .as_deref()
@@ -292,7 +304,21 @@ async fn list(
             }
             t => t.map(|t| t.trim().chars().take(100).collect()),
         },
+        within: Vec::new(),
     };
+    match visible {
+        Visible::All => {}
+        Visible::Locations(locations) => filter.within = locations.to_vec(),
+        Visible::Customer(own) => {
+            if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(Json(OrderPage {
+                    items: Vec::new(),
+                    next: None,
+                }));
+            }
+            filter.customer = Some(own.to_owned());
+        }
+    }
     let rows = state.store.list_orders(&filter, before, limit + 1).await?;
     let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
     Ok(Json(OrderPage {
@@ -309,6 +335,7 @@ async fn edit(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<OrderPatchInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersChange)?;
     let version = if_match(&headers)?.ok_or(AppError::PreconditionRequired)?;
     let patch = input.validate()?;
     act(
@@ -316,7 +343,7 @@ async fn edit(
         &caller,
         &headers,
         &id,
-        OrderCommand::Edit(patch),
+        (Action::OrdersChange, OrderCommand::Edit(patch)),
         Some(version),
     )
     .await
@@ -327,16 +354,20 @@ async fn act(
     caller: &Caller,
     headers: &HeaderMap,
     id: &str,
-    command: OrderCommand,
+    (action, command): (Action, OrderCommand),
     version: Option<i64>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(action)?;
+    let order = state.store.get_order(order_id(id)?).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    caller.on_order(action, &order)?;
     let version = match version {
         Some(v) => Some(v),
         None => if_match(headers)?,
     };
     let order = state
         .store
-        .act_on_order(order_id(id)?, command, version, &caller.0.name, Utc::now())
+        .act_on_order(&order.id, command, version, &caller.0.actor, Utc::now())
         .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }
@@ -364,7 +395,8 @@ async fn approve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
+    let command = (Action::OrdersReview, OrderCommand::Approve);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 /// The actions that take an optional `{"reason"}`: `reject` and `cancel` release the
@@ -378,13 +410,15 @@ async fn with_reason(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    let command: fn(Option<String>) -> OrderCommand = match route.as_str().rsplit('/').next() {
-        Some("reject") => OrderCommand::Reject,
-        Some("cancel") => OrderCommand::Cancel,
-        Some("close") => OrderCommand::Close,
-        _ => return Err(AppError::NotFound("no such route".to_owned())),
-    };
-    act(&state, &caller, &headers, &id, command(reason(body)?), None).await
+    let (action, command): (Action, fn(Option<String>) -> OrderCommand) =
+        match route.as_str().rsplit('/').next() {
+            Some("reject") => (Action::OrdersReview, OrderCommand::Reject),
+            Some("cancel") => (Action::OrdersChange, OrderCommand::Cancel),
+            Some("close") => (Action::OrdersFulfil, OrderCommand::Close),
+            _ => return Err(AppError::NotFound("no such route".to_owned())),
+        };
+    let command = (action, command(reason(body)?));
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn ship(
@@ -394,12 +428,13 @@ async fn ship(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ShipInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,
         &headers,
         &id,
-        OrderCommand::Ship(input.validate()?),
+        (Action::OrdersFulfil, OrderCommand::Ship(input.validate()?)),
         None,
     )
     .await
@@ -411,7 +446,8 @@ async fn deliver(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Deliver, None).await
+    let command = (Action::OrdersFulfil, OrderCommand::Deliver);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn take_back(
@@ -421,12 +457,16 @@ async fn take_back(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ReturnInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,
         &headers,
         &id,
-        OrderCommand::Return(input.validate()?),
+        (
+            Action::OrdersFulfil,
+            OrderCommand::Return(input.validate()?),
+        ),
         None,
     )
     .await

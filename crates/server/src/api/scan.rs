@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::openapi::Routes;
+use domain::auth::Action;
 
 pub(super) fn routes() -> Routes {
     Routes::new().op("scanCode", scan)
@@ -37,15 +38,6 @@ pub(crate) struct Found {
     unit: String,
 }
 
-/// True for an EPC: a tag or pure-identity URI, or a hex string of 96 bits or more with a
-/// letter in it (a run of digits is a barcode).
-fn looks_like_epc(code: &str) -> bool {
-    code.starts_with("urn:epc:")
-        || (code.len() >= 24
-            && code.bytes().all(|b| b.is_ascii_hexdigit())
-            && code.bytes().any(|b| b.is_ascii_alphabetic()))
-}
-
 /// Decodes a scanned code — GTIN, GS1 element string (with or without symbology
 /// identifier), in-store variable-measure EAN-13, or EPC (hex or URI) — exactly as
 /// `stockbook gs1 parse` / `stockbook epc decode` do, adding `product` when the catalog has
@@ -53,9 +45,10 @@ fn looks_like_epc(code: &str) -> bool {
 /// error: the scan happened, the code is just not valid.
 async fn scan(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ScanQuery>,
 ) -> Result<Json<Value>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let code = q.code.trim();
     if code.is_empty() || code.len() > 512 {
         return Err(AppError::field(
@@ -64,7 +57,7 @@ async fn scan(
             "code is 1 to 512 characters",
         ));
     }
-    let (mut report, gtin) = if looks_like_epc(code) {
+    let (mut report, gtin) = if domain::code::looks_like_epc(code) {
         let report = gs1::decode_epc_report(code);
         let gtin = report.epc.as_ref().and_then(|e| e.gtin.clone());
         (serde_json::to_value(&report), gtin)

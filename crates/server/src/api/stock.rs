@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::extract::{self, Query};
 use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Visible};
 
 pub(super) fn routes() -> Routes {
     Routes::new()
@@ -55,10 +56,14 @@ struct Result {
 /// rejected for the state it met (e.g. an adjustment that would make stock negative).
 async fn apply(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(batch): extract::Json<Batch>,
 ) -> std::result::Result<Json<Results>, AppError> {
+    caller.may(Action::StockWrite)?;
     let movements = stock::validate_batch(&batch.movements, Utc::now())?;
+    for m in &movements {
+        caller.at(Action::StockWrite, &m.location)?;
+    }
     let ids: Vec<String> = movements.iter().map(|m| m.id.to_string()).collect();
     let outcomes = state.store.apply_movements(movements).await?;
     for outcome in &outcomes {
@@ -95,9 +100,13 @@ pub(crate) struct LevelQuery {
 
 async fn list_levels(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<LevelQuery>,
 ) -> std::result::Result<Json<Page<Level>>, AppError> {
+    let within = match caller.visible(Action::StockRead)? {
+        Visible::Locations(locations) => locations.to_vec(),
+        _ => Vec::new(),
+    };
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -114,6 +123,7 @@ async fn list_levels(
             .as_deref()
             .map(|s| param(Sku::parse, "sku", s))
             .transpose()?,
+        within,
     };
     let after = page.cursor(2)?.map(|key| {
         (
@@ -139,21 +149,23 @@ fn level_key(location: &str, sku: &str) -> std::result::Result<(LocationCode, Sk
 
 async fn show_level(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path((location, sku)): Path<(String, String)>,
 ) -> std::result::Result<Json<Level>, AppError> {
     let (location, sku) = level_key(&location, &sku)?;
+    caller.at(Action::StockRead, &location)?;
     Ok(Json(state.store.get_level(&location, &sku).await?))
 }
 
 /// The ledger of one level, newest first.
 async fn ledger(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path((location, sku)): Path<(String, String)>,
     Query(page): Query<PageQuery>,
 ) -> std::result::Result<Json<Page<Movement>>, AppError> {
     let (location, sku) = level_key(&location, &sku)?;
+    caller.at(Action::StockRead, &location)?;
     let limit = page.limit()?;
     let before = match page.cursor(1)? {
         Some(key) => Some(key[0].parse::<i64>().map_err(|_| {

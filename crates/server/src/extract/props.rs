@@ -14,7 +14,10 @@ use proptest::test_runner::TestCaseError;
 use serde_json::{Map, Value};
 
 use super::{parse_json, parse_query};
-use crate::api::{customers, events, orders, scan, stock};
+use crate::api::{
+    alerts, audit, customers, devices, edge, events, orders, rfid, scan, stock, transfers, users,
+    webhooks,
+};
 use crate::error::AppError;
 use crate::openapi::{self, Body, OPERATIONS};
 use crate::page::PageQuery;
@@ -93,6 +96,28 @@ bodies! {
     orders::Reason => |_| Ok(()),
     ShipInput => |v| v.validate().map(drop),
     ReturnInput => |v| v.validate().map(drop),
+    users::NewUserInput => |_| Ok(()),
+    users::LoginInput => |_| Ok(()),
+    users::NewTokenInput => |_| Ok(()),
+    domain::alert::ThresholdInput => |v| v.validate().map(drop).map_err(|e| vec![e]),
+    domain::webhook::WebhookInput => |v| v.validate().map(drop),
+    domain::webhook::WebhookPatchInput => |v| v.validate().map(drop),
+    domain::device::DeviceInput => |v| v.validate().map(drop),
+    domain::pos::SaleInput => |v| v.validate(store_code(), Utc::now(), &layouts()).map(drop),
+    domain::pos::ReturnInput => |v| v.validate(store_code(), Utc::now(), &layouts()).map(drop),
+    domain::rfid::ReadsInput => |v| v.validate(Utc::now()).map(drop),
+    domain::count::CountInput => |v| v.validate("CC-1").map(drop),
+    domain::count::ScansInput => |v| v.validate(&layouts()).map(drop),
+    domain::transfer::TransferInput => |v| v.validate("TR-1").map(drop),
+    domain::transfer::ReceiveInput => |v| v.validate().map(drop),
+}
+
+fn store_code() -> domain::ids::LocationCode {
+    domain::ids::LocationCode::from_trusted("ST-1".to_owned())
+}
+
+fn layouts() -> Vec<gs1::VariableMeasureLayout> {
+    vec![gs1::VariableMeasureLayout::default()]
 }
 
 /// One query check per type: parse the query string (and, for paging, read its limit and
@@ -125,6 +150,14 @@ queries! {
     orders::ListQuery => |_| Ok(()),
     events::EventQuery => |_| Ok(()),
     scan::ScanQuery => |_| Ok(()),
+    audit::AuditQuery => |_| Ok(()),
+    alerts::AlertQuery => |_| Ok(()),
+    alerts::ThresholdQuery => |_| Ok(()),
+    webhooks::ReplayQuery => |_| Ok(()),
+    devices::ListQuery => |_| Ok(()),
+    rfid::TagQuery => |_| Ok(()),
+    transfers::ListQuery => |_| Ok(()),
+    edge::SnapshotQuery => |_| Ok(()),
 }
 
 /// Every member name of every schema in the document, so generated objects hit real fields.

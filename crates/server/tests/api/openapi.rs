@@ -7,7 +7,7 @@ use std::path::Path;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
-use server::openapi::{Auth, OPERATIONS, Operation, Verb};
+use server::openapi::{self, Auth, OPERATIONS, Operation, Verb};
 use tower::ServiceExt;
 
 use crate::helpers::TestApp;
@@ -63,6 +63,11 @@ async fn every_documented_operation_is_routed_and_asks_for_the_documented_token(
         );
         match op.auth {
             Auth::Bearer => assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}"),
+            // A public route with a body (logging in) refuses the missing body, not the
+            // missing token.
+            Auth::Public if !matches!(op.body, openapi::Body::None) => {
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+            }
             Auth::Public => assert!(status.is_success(), "{what}: {status} {body}"),
         }
     }
@@ -229,5 +234,39 @@ async fn the_docs_page_loads_nothing_from_elsewhere() {
     for foreign in ["http://", "https://", "<script src", "<link", "style=\""] {
         assert!(!html.contains(foreign), "the page contains {foreign}");
     }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_role_without_the_routes_action_is_refused_before_its_input_is_read() {
+    let app = TestApp::sqlite("openapi_action_first").await;
+    let customer = app
+        .token_for(domain::auth::Grant {
+            customer: Some("BJ".into()),
+            ..domain::auth::Grant::role(domain::auth::Role::Customer)
+        })
+        .await;
+    // A customer may not create locations, register devices or read the audit trail:
+    // a malformed body, a bad path parameter or a bad query is not even looked at.
+    for (method, path, body) in [
+        ("POST", "/api/v1/locations", Some("{not json")),
+        ("POST", "/api/v1/devices", Some("[]")),
+        (
+            "POST",
+            "/api/v1/webhooks/not-a-number/replay?from_seq=x",
+            None,
+        ),
+        ("GET", "/api/v1/audit?limit=0&bogus=1", None),
+    ] {
+        let reply = app.request_as(method, path, body, &customer, &[]).await;
+        assert_eq!(reply.status, 403, "{method} {path}: {:?}", reply.body);
+        assert_eq!(reply.body["code"], "forbidden", "{method} {path}");
+        assert!(reply.body["action"].is_string(), "{method} {path}");
+    }
+    // Allowed the action, the same caller's bad input is a 422 as before.
+    let reply = app
+        .request_as("GET", "/api/v1/orders?limit=0", None, &customer, &[])
+        .await;
+    assert_eq!(reply.status, 422, "{:?}", reply.body);
     app.cleanup().await;
 }

@@ -9,23 +9,35 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod alerts;
+mod auth;
+mod edge;
 mod events;
 mod orders;
+mod retail;
+mod sinks;
+mod webhooks;
 
+pub use alerts::*;
+pub use auth::*;
+pub use edge::*;
 pub use events::*;
 pub use orders::*;
+pub use retail::*;
+pub use sinks::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::auth::Role;
+use domain::auth::{Grant, Role};
 use domain::catalog::{LocationInput, NewLocation, NewProduct, ProductInput, ProductPatchInput};
 use domain::ids::{LocationCode, MovementId, Sku};
 use domain::stock::{MovementKind, NewMovement, Outcome};
 
-use crate::{BackupRecord, LevelFilter, Store, StoreError};
+use crate::{BackupRecord, LevelFilter, NewToken, Store, StoreError};
 
 /// A fresh, empty, migrated database for one story.
 #[async_trait]
@@ -50,6 +62,9 @@ macro_rules! conformance_tests {
             concurrent_movements_apply_each_id_once,
             a_reused_id_racing_at_two_levels_is_refused_not_failed,
             tokens_story,
+            users_log_in_and_disabling_kills_their_tokens,
+            the_audit_trail_is_a_gap_free_hash_chain,
+            concurrent_audit_appends_keep_the_chain,
             export_writes_every_record_and_restore_refuses_a_full_database,
             prices_resolve_by_source_and_break,
             pack_units_convert_and_order_rules_hold,
@@ -68,6 +83,19 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            sink_leases_give_one_holder_and_cursors_only_move_forward,
+            racing_nodes_get_one_lease,
+            low_stock_is_raised_once_by_the_movement_that_crosses,
+            a_sale_beyond_on_hand_raises_negative_stock,
+            alerts_raise_by_kind_and_key_and_thresholds_list,
+            webhook_positions_move_only_for_the_lease_holder_on_success,
+            sustained_failure_disables_a_webhook_with_an_alert,
+            // The shop floor (docs/stores.md).
+            a_sale_racing_its_retries_is_recorded_once,
+            concurrent_returns_never_take_back_more_than_was_sold,
+            concurrent_reads_of_the_same_tags_count_each_tag_once,
+            an_edge_node_mirrors_hq_and_counts_each_movement_once,
+            a_stock_snapshot_names_the_last_event_it_reflects,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
@@ -125,11 +153,11 @@ pub fn movement(id: &str, location: &str, sku: &str, kind: MovementKind, qty: i6
     }
 }
 
-fn sku(s: &str) -> Sku {
+pub(crate) fn sku(s: &str) -> Sku {
     Sku::parse("sku", s).expect("valid sku")
 }
 
-fn loc(s: &str) -> LocationCode {
+pub(crate) fn loc(s: &str) -> LocationCode {
     LocationCode::parse("location", s).expect("valid location")
 }
 
@@ -580,33 +608,18 @@ pub async fn a_reused_id_racing_at_two_levels_is_refused_not_failed(store: Arc<d
     assert!(store.verify().await.unwrap().ok());
 }
 
-/// Tokens are found by the hash of their secret and nothing else.
-pub async fn tokens_story(store: Arc<dyn Store>) {
-    let issued = store
-        .insert_token("ops", Role::Admin, "hash-1", Utc::now())
-        .await
-        .unwrap();
-    let found = store
-        .find_token("hash-1")
-        .await
-        .unwrap()
-        .expect("token found");
-    assert_eq!(found, issued);
-    assert_eq!(found.role, Role::Admin);
-    assert!(store.find_token("hash-2").await.unwrap().is_none());
-    let dup = store
-        .insert_token("ops2", Role::Manager, "hash-1", Utc::now())
-        .await;
-    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
-}
-
 /// `export` writes every record in table order; `restore` refuses a database that already
 /// holds data. (Round trips into fresh databases of either backend are tested by the
 /// backends, which can make a second database.)
 pub async fn export_writes_every_record_and_restore_refuses_a_full_database(store: Arc<dyn Store>) {
     stocked(&store, &["A", "B"]).await;
     store
-        .insert_token("ops", Role::Admin, "hash-1", Utc::now())
+        .insert_token(NewToken::new(
+            "ops",
+            Grant::role(Role::Admin),
+            "hash-1",
+            Utc::now(),
+        ))
         .await
         .unwrap();
     store
@@ -630,8 +643,9 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
         kinds,
         [
             "location", "product", "product", "level", "level", "movement", "movement", "token",
-            "event", "event", "event", "event", "event"
-        ]
+            "event", "event", "event", "event", "event", "event", "alert"
+        ],
+        "the sale into negative stock raised an alert, with its event"
     );
 
     let refused = store

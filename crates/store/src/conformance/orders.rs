@@ -276,6 +276,7 @@ pub async fn pack_units_convert_and_order_rules_hold(store: Arc<dyn Store>) {
     tea.packs = vec![domain::units::Pack {
         unit: "箱".into(),
         factor: 12,
+        gtin: None,
     }];
     tea.min_order_qty = 6;
     tea.order_multiple = 6;
