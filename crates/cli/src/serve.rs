@@ -103,6 +103,15 @@ pub(crate) struct BrokerArgs {
         value_name = "SECONDS"
     )]
     relay_lease_secs: u64,
+    /// Raise a `sink_lag` alert when a sink's oldest unconfirmed event is older than this
+    /// many seconds.
+    #[arg(
+        long,
+        env = "STOCKBOOK_SINK_LAG_ALERT_SECS",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    sink_lag_alert_secs: u64,
 }
 
 impl BrokerArgs {
@@ -194,6 +203,7 @@ pub(crate) async fn run(
             gs1::VariableMeasureLayout::default()
         }],
     };
+    let sink_lag_alert_secs = brokers.sink_lag_alert_secs;
     let brokers = brokers.config()?;
     if demo {
         demo_data(store.as_ref(), db).await?;
@@ -216,6 +226,11 @@ pub(crate) async fn run(
         .with_cors(cors_origins);
     state.floor = Arc::new(floor);
     let relays = server::sync::start(&state, &brokers);
+    let _lag_watch = server::sync::watch_lag(
+        state.clone(),
+        Duration::from_secs(sink_lag_alert_secs),
+        Duration::from_secs(5),
+    );
     let _worker = (!webhooks.no_webhooks).then(|| {
         let config = webhooks.config();
         tracing::info!(node = %config.holder, "delivering webhooks");

@@ -147,7 +147,8 @@ where
             String::new()
         } else {
             format!(
-                "AND (location IN ({}) OR (location IS NULL AND customer IS NULL))",
+                "AND (location IN ({}) OR (location IS NULL AND customer IS NULL \
+                  AND (type LIKE 'product.%' OR type LIKE 'location.%')))",
                 crate::core::placeholders(7, filter.within.len())
             )
         };

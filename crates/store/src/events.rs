@@ -68,8 +68,8 @@ pub struct EventFilter {
     pub sku: Option<String>,
     /// Only events concerning this customer.
     pub customer: Option<String>,
-    /// Only events at these locations, or concerning no location and no customer (the
-    /// catalog); empty: all. How a caller bound to locations sees the log.
+    /// Only events at these locations, or catalog events (`product.*`, `location.*`);
+    /// empty: all. How a caller bound to locations sees the log.
     pub within: Vec<String>,
 }
 
@@ -92,7 +92,11 @@ impl EventFilter {
             && (self.within.is_empty()
                 || match &event.location {
                     Some(location) => self.within.contains(location),
-                    None => event.customer.is_none(),
+                    None => {
+                        event.customer.is_none()
+                            && (event.kind.starts_with("product.")
+                                || event.kind.starts_with("location."))
+                    }
                 })
     }
 }

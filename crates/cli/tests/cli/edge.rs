@@ -242,6 +242,24 @@ async fn offline_sales_reach_hq_once(db: TestDatabase) {
         assert_eq!(sales, 500 / SKUS, "P{i}: each sale counted once");
     }
     assert!(expected < 0, "the offline sales outran the stock");
+    // HQ applied facts it would never have promised, and says so.
+    let (code, alerts) = hq_client
+        .get(hq.url(&format!(
+            "/api/v1/alerts?kind=negative_stock&location={STORE}"
+        )))
+        .await;
+    assert_eq!(code, 200, "{alerts}");
+    let flagged: Vec<&str> = alerts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["sku"].as_str())
+        .collect();
+    assert_eq!(
+        flagged.len(),
+        SKUS,
+        "one negative-stock alert per SKU at HQ: {alerts}"
+    );
     assert_eq!(
         metric(&edge, "stockbook_edge_pushed_total{outcome=\"duplicate\"}").await,
         first_batch,

@@ -212,6 +212,53 @@ pub async fn status(state: &AppState) -> Result<Vec<SinkStatus>, store::StoreErr
     Ok(out)
 }
 
+/// Raises a `sink_lag` alert (key: the sink's name) for every sink whose oldest
+/// unconfirmed event is older than `threshold`; one open alert per sink, however many
+/// nodes check. Returns how many alerts this pass raised.
+pub async fn check_lag(state: &AppState, threshold: Duration) -> Result<usize, store::StoreError> {
+    let mut raised = 0;
+    for sink in status(state).await? {
+        if sink.lag == 0 || sink.lag_seconds < threshold.as_secs_f64() {
+            continue;
+        }
+        let alert = store::alerts::NewAlert {
+            kind: "sink_lag".to_owned(),
+            key: sink.name.clone(),
+            location: None,
+            sku: None,
+            message: format!(
+                "{} is {} events ({:.0} s) behind the event log",
+                sink.name, sink.lag, sink.lag_seconds
+            ),
+            detail: serde_json::json!({
+                "sink": sink.name,
+                "kind": sink.kind,
+                "lag": sink.lag,
+                "lag_seconds": sink.lag_seconds,
+                "holder": sink.holder,
+                "last_error": sink.last_error,
+            }),
+        };
+        if state.store.raise_alert(alert, Utc::now()).await?.created {
+            raised += 1;
+        }
+    }
+    Ok(raised)
+}
+
+/// Checks every sink's lag every `every` until the process ends (see [`check_lag`]). It
+/// runs on every node, so a sink whose relay died everywhere is still reported.
+pub fn watch_lag(state: AppState, threshold: Duration, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = check_lag(&state, threshold).await {
+                tracing::warn!(error = %e, "checking the sinks' lag failed");
+            }
+        }
+    })
+}
+
 /// Appends the sinks' series to the `/metrics` text.
 pub async fn render_metrics(state: &AppState, out: &mut String) {
     let sinks = match status(state).await {

@@ -6,7 +6,53 @@ use tower::ServiceExt;
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(sinks_report_cursor_lag_and_holder);
+crate::on_both_backends!(
+    sinks_report_cursor_lag_and_holder,
+    a_lagging_sink_raises_one_sink_lag_alert
+);
+
+async fn a_lagging_sink_raises_one_sink_lag_alert(app: &TestApp) {
+    use std::time::Duration;
+    let store = &app.db.store;
+    store
+        .acquire_sink("amqp:lagging", "amqp", "node-y", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let head = store.event_head().await.unwrap();
+    store
+        .advance_sink("amqp:lagging", "node-y", head, 60_000)
+        .await
+        .unwrap();
+    let state = &app.state;
+    let quiet = server::sync::check_lag(state, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(quiet, 0, "a sink at the head is not lagging");
+
+    let batch = json!({"movements": [
+        {"id": "lag-1", "sku": "A", "location": "WH", "kind": "receipt", "qty": 1},
+    ]});
+    app.post("/api/v1/stock/movements", &batch.to_string())
+        .await
+        .expect(200);
+    let patient = server::sync::check_lag(state, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(patient, 0, "behind, but not for longer than the threshold");
+    let raised = server::sync::check_lag(state, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = server::sync::check_lag(state, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!((raised, again), (1, 0), "one open alert per sink");
+    let alerts = app.get("/api/v1/alerts?kind=sink_lag").await.expect(200);
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{alerts:#}");
+    assert_eq!(items[0]["key"], "amqp:lagging");
+    assert_eq!(items[0]["state"], "open");
+}
 
 async fn sinks_report_cursor_lag_and_holder(app: &TestApp) {
     let none = app.get("/api/v1/sinks").await.expect(200);
