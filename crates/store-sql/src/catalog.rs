@@ -340,7 +340,7 @@ where
     }
 
     /// Pack units of the given products, in their listed order.
-    async fn packs_of(
+    pub(crate) async fn packs_of(
         tx: &mut Transaction<'static, DB>,
         skus: &[&str],
     ) -> Result<HashMap<String, Vec<Pack>>, TxError> {

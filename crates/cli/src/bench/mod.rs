@@ -6,19 +6,23 @@
 //! database, seeds it through the `store` API, starts this binary as a `serve` child on
 //! 127.0.0.1:0, and measures each figure as interleaved (ceiling, product) pairs. Every
 //! loop is bounded in calls and in time; all traffic goes to 127.0.0.1. A benchmark is
-//! not a test: a slow figure is reported, never an error. See `docs/benchmarks.md`.
+//! not a test: a slow figure is reported, never an error. A broken outcome is another
+//! matter: the figures that sell stock or deliver events are followed by correctness
+//! checks, and a failed check makes the run exit with code 3. See `docs/benchmarks.md`.
 //!
-//! Adding figures (orders, a hot SKU…) means a module like `stock.rs`: a function taking
-//! the [`Setup`] that calls [`pairs::interleaved`] with a ceiling and a product closure,
-//! using [`load::drive`] for load, and returns a [`report::Figure`].
+//! Adding figures means a module like `stock.rs` or `orders.rs`: a function taking the
+//! [`Setup`] that calls [`pairs::interleaved`] with a ceiling and a product closure, using
+//! [`load::drive`] for load, and returns a [`report::Figure`].
 
 mod bare;
 mod child;
 mod db;
 mod load;
+mod orders;
 mod pairs;
 mod report;
 mod seed;
+mod sse;
 mod stats;
 mod stock;
 mod sysinfo;
@@ -38,7 +42,7 @@ use self::load::Limits;
 use self::pairs::{Probe, Schedule};
 use self::report::{BackendReport, Report};
 use self::seed::{BASE_PRODUCTS, LOCATIONS};
-use self::sysinfo::{Environment, clock_ticks};
+use self::sysinfo::{Environment, clock_ticks, load_average};
 use self::target::Target;
 
 /// Options of `stockbook bench`.
@@ -70,6 +74,10 @@ struct Plan {
 }
 
 impl Plan {
+    fn quick(&self) -> bool {
+        self.mode == "quick"
+    }
+
     fn new(quick: bool) -> Self {
         let (mode, pairs, side, warmup, max_calls, max_levels) = if quick {
             ("quick", 2, 1.0, 0.3, 200_000, 10_000)
@@ -103,6 +111,8 @@ pub struct Setup {
     pub token: String,
     /// The bench's own connections to the same database.
     pub scratch: Arc<Scratch>,
+    /// The database's URL.
+    pub db_url: String,
     /// `http://addr` of the bare HTTP ceiling.
     pub bare_url: String,
     /// Whose CPU is whose.
@@ -113,13 +123,13 @@ pub struct Setup {
     pub clients: usize,
 }
 
-/// The growth steps after the starting 1,000 levels: figure key and product count.
-const GROWTH: [(&str, usize); 2] = [
-    ("availability_reads_10k", 1_000),
-    ("availability_reads_1m", 100_000),
-];
+/// Products of the read catalog after the first growth step (10,000 levels).
+const PRODUCTS_10K: usize = 1_000;
+/// Products of the read catalog after the second growth step (1,000,000 levels).
+const PRODUCTS_1M: usize = 100_000;
 
-/// Runs the bench and prints the report; exit code 2 when a backend could not be measured.
+/// Runs the bench and prints the report; exit code 3 when a correctness check failed, 2
+/// when a backend could not be measured.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let plan = Plan::new(args.quick);
@@ -137,6 +147,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         environment,
         backends,
         total_seconds: started.elapsed().as_secs_f64(),
+        load_at_end: load_average(),
     };
     {
         use std::io::Write;
@@ -151,7 +162,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if report.backends.iter().any(|b| b.error.is_some()) {
+    Ok(if report.violated() {
+        tracing::error!("bench: a correctness check failed (see the report)");
+        ExitCode::from(3)
+    } else if report.backends.iter().any(|b| b.error.is_some()) {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -211,11 +225,12 @@ async fn measure(
         probe: Probe {
             server_pid: server.pid,
             ticks_per_second: ticks,
-            postgres: backend == "postgres",
+            postgres: target.postgres_database().map(str::to_owned),
         },
         server,
         token,
         scratch: Arc::new(scratch),
+        db_url: target.url().to_owned(),
         bare_url: bare.url(""),
         schedule: plan.schedule,
         clients: CLIENTS,
@@ -229,44 +244,106 @@ async fn measure(
     result
 }
 
-/// The stock figures, in order: movements, reads, reads after each growth step.
+/// Every figure, in order: movements, reads, reads at 10,000 levels, orders and their
+/// checks, a hot SKU, commit → SSE, then (full runs) reads and orders at 1,000,000 levels.
 async fn figures(plan: &Plan, setup: &Setup, report: &mut BackendReport) -> anyhow::Result<()> {
+    let backend = setup.backend;
     for batch in [1, 100] {
-        tracing::info!(backend = setup.backend, batch, "bench: movements");
+        tracing::info!(backend, batch, "bench: movements");
         report.figures.push(stock::movements(setup, batch).await?);
     }
-    tracing::info!(
-        backend = setup.backend,
-        levels = BASE_PRODUCTS * LOCATIONS,
-        "bench: reads"
-    );
+    tracing::info!(backend, levels = BASE_PRODUCTS * LOCATIONS, "bench: reads");
     report
         .figures
         .push(stock::reads(setup, "availability_reads", BASE_PRODUCTS).await?);
-    let mut products = BASE_PRODUCTS;
-    for (key, target) in GROWTH {
-        let levels = target * LOCATIONS;
-        if levels > plan.max_levels {
-            report.notes.push(format!(
-                "{key} ({levels} levels) skipped: --quick stops at {} levels",
-                plan.max_levels
-            ));
-            continue;
-        }
-        let grown = Instant::now();
-        setup
-            .scratch
-            .grow(products, target, LOCATIONS, true)
-            .await?;
-        products = target;
-        report.notes.push(format!(
-            "grew to {levels} stock levels in {:.1} s (bulk INSERTs)",
-            grown.elapsed().as_secs_f64()
-        ));
-        tracing::info!(backend = setup.backend, levels, "bench: reads");
+    grow(setup, report, BASE_PRODUCTS, PRODUCTS_10K).await?;
+    tracing::info!(backend, levels = PRODUCTS_10K * LOCATIONS, "bench: reads");
+    report
+        .figures
+        .push(stock::reads(setup, "availability_reads_10k", PRODUCTS_10K).await?);
+
+    tracing::info!(backend, "bench: seeding the order catalog");
+    let seeded = Instant::now();
+    let tokens = seed::seed_orders(&setup.db_url, &setup.scratch).await?;
+    let mut ceiling_skus: Vec<String> = (0..seed::ORDER_SKUS).map(seed::order_sku).collect();
+    setup
+        .scratch
+        .stock(&ceiling_skus, seed::ORDER_STOCK)
+        .await?;
+    ceiling_skus.clear();
+    ceiling_skus.push(seed::HOT_SKU.to_owned());
+    setup.scratch.stock(&ceiling_skus, seed::HOT_STOCK).await?;
+    setup.scratch.analyze().await?;
+    report.notes.push(format!(
+        "seeded the order catalog ({} SKUs at {}, a price list, {} customers) in {:.1} s",
+        seed::ORDER_SKUS,
+        seed::WAREHOUSE,
+        seed::CUSTOMERS,
+        seeded.elapsed().as_secs_f64()
+    ));
+    let mut order_figures = vec![("orders", CLIENTS)];
+    if plan.quick() {
+        report
+            .notes
+            .push("orders_c8 (8 clients) skipped: --quick measures 16 clients only".to_owned());
+    } else {
+        order_figures.insert(0, ("orders_c8", 8));
+    }
+    for (key, clients) in order_figures {
+        tracing::info!(backend, clients, "bench: orders");
         report
             .figures
-            .push(stock::reads(setup, key, products).await?);
+            .push(orders::orders(setup, &tokens, key, clients).await?);
     }
+    report.checks.push(orders::check_orders(setup).await?);
+    tracing::info!(backend, clients = orders::HOT_CLIENTS, "bench: hot SKU");
+    let (figure, check) = orders::hot_sku(setup, &tokens).await?;
+    report.figures.push(figure);
+    report.checks.push(check);
+    report.checks.push(orders::sell_out(setup, &tokens).await?);
+    tracing::info!(
+        backend,
+        subscribers = sse::SUBSCRIBERS,
+        "bench: commit → SSE"
+    );
+    let (figure, check) = sse::sse(setup).await?;
+    report.figures.push(figure);
+    report.checks.push(check);
+
+    let levels = PRODUCTS_1M * LOCATIONS;
+    if levels > plan.max_levels {
+        report.notes.push(format!(
+            "availability_reads_1m and orders_1m ({levels} levels) skipped: --quick stops at {} levels",
+            plan.max_levels
+        ));
+        return Ok(());
+    }
+    grow(setup, report, PRODUCTS_10K, PRODUCTS_1M).await?;
+    tracing::info!(backend, levels, "bench: reads");
+    report
+        .figures
+        .push(stock::reads(setup, "availability_reads_1m", PRODUCTS_1M).await?);
+    tracing::info!(backend, levels, "bench: orders");
+    report
+        .figures
+        .push(orders::orders(setup, &tokens, "orders_1m", CLIENTS).await?);
+    report.checks.push(orders::check_orders(setup).await?);
+    Ok(())
+}
+
+/// Grows the read catalog from `from` to `to` products at every location.
+async fn grow(
+    setup: &Setup,
+    report: &mut BackendReport,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
+    let grown = Instant::now();
+    setup.scratch.grow(from, to, LOCATIONS, true).await?;
+    report.notes.push(format!(
+        "grew to {} stock levels in {:.1} s (bulk INSERTs)",
+        to * LOCATIONS,
+        grown.elapsed().as_secs_f64()
+    ));
     Ok(())
 }

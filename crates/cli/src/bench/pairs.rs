@@ -13,15 +13,15 @@ use super::report::Figure;
 use super::sysinfo::{CpuPerOp, CpuSnapshot};
 
 /// What CPU accounting needs to know: whose time is the server's, and the tick rate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Probe {
     /// The server child's pid.
     pub server_pid: u32,
     /// `/proc` clock ticks per second.
     pub ticks_per_second: u64,
-    /// Whether `postgres` processes on this machine are the database under test (and not
-    /// an idle neighbour of a SQLite run).
-    pub postgres: bool,
+    /// On PostgreSQL, the bench database: its backends and the server's shared background
+    /// processes are the database under test; backends of other databases are not.
+    pub postgres: Option<String>,
 }
 
 /// One ceiling measurement: the lowest candidate wins, the others are kept for the report.
@@ -33,6 +33,8 @@ pub struct Ceiling {
     pub basis: String,
     /// Every candidate and its rate, including the winner.
     pub candidates: Vec<(String, f64)>,
+    /// Operations of every candidate together, for CPU per operation.
+    pub all_ops: u64,
 }
 
 impl Ceiling {
@@ -42,6 +44,7 @@ impl Ceiling {
             .iter()
             .map(|(name, s)| (name.clone(), s.rate()))
             .collect();
+        let all_ops = candidates.iter().map(|(_, s)| s.ops).sum();
         let (basis, sample) = candidates
             .into_iter()
             .min_by(|a, b| a.1.rate().total_cmp(&b.1.rate()))
@@ -50,6 +53,7 @@ impl Ceiling {
             sample,
             basis,
             candidates: rates,
+            all_ops,
         })
     }
 
@@ -58,6 +62,7 @@ impl Ceiling {
         Self {
             candidates: vec![(name.to_owned(), sample.rate())],
             basis: name.to_owned(),
+            all_ops: sample.ops,
             sample,
         }
     }
@@ -72,12 +77,31 @@ pub struct Pair {
     pub product: Sample,
     /// CPU per operation while the product side ran.
     pub cpu: CpuPerOp,
+    /// CPU per operation while the ceiling side ran.
+    pub ceiling_cpu: CpuPerOp,
+}
+
+/// What a figure's ratio compares. Every ratio is "higher is better", 1.0 meaning that
+/// Stockbook costs nothing on top of its ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatioOf {
+    /// Stockbook's rate over the ceiling's rate.
+    Rate,
+    /// The ceiling's p99 latency over Stockbook's (a latency figure: lower latency is
+    /// better, so the ratio is inverted to stay "higher is better").
+    P99,
 }
 
 impl Pair {
-    /// Product rate over ceiling rate: 1.0 would be Stockbook costing nothing on top.
-    pub fn ratio(&self) -> f64 {
-        self.product.rate() / self.ceiling.sample.rate().max(1e-9)
+    /// The pair's ratio, by `of`: 1.0 would be Stockbook costing nothing on top.
+    pub fn ratio(&self, of: RatioOf) -> f64 {
+        match of {
+            RatioOf::Rate => self.product.rate() / self.ceiling.sample.rate().max(1e-9),
+            RatioOf::P99 => {
+                let p99 = |s: &Sample| s.latency_us(99.0).unwrap_or(0) as f64;
+                p99(&self.ceiling.sample).max(1.0) / p99(&self.product).max(1.0)
+            }
+        }
     }
 }
 
@@ -106,7 +130,7 @@ pub struct Round {
 /// Runs the warm-up and then the pairs of `schedule`. A closure's error (a setup that
 /// failed) stops the figure; failed calls inside a measurement are only counted.
 pub async fn interleaved<C, CF, P, PF>(
-    probe: Probe,
+    probe: &Probe,
     schedule: Schedule,
     mut ceiling: C,
     mut product: P,
@@ -129,15 +153,16 @@ where
             tag: pair.to_string(),
             limits: schedule.side,
         };
+        let before = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         let ceiling = ceiling(round.clone()).await?;
-        let before = CpuSnapshot::take(probe.server_pid, probe.postgres);
+        let between = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         let product = product(round).await?;
-        let after = CpuSnapshot::take(probe.server_pid, probe.postgres);
-        let cpu = before.per_op(&after, product.ops, probe.ticks_per_second);
+        let after = CpuSnapshot::take(probe.server_pid, probe.postgres.as_deref());
         out.push(Pair {
+            cpu: between.per_op(&after, product.ops, probe.ticks_per_second),
+            ceiling_cpu: before.per_op(&between, ceiling.all_ops, probe.ticks_per_second),
             ceiling,
             product,
-            cpu,
         });
     }
     Ok(out)
@@ -158,6 +183,8 @@ pub struct FigureSpec {
     pub clients: usize,
     /// Whether latency percentiles mean something for this figure.
     pub latency: bool,
+    /// What the ratio compares.
+    pub ratio_of: RatioOf,
 }
 
 impl FigureSpec {

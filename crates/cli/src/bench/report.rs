@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::pairs::{FigureSpec, Pair};
+use super::pairs::{FigureSpec, Pair, RatioOf};
 use super::stats::{Spread, median};
 use super::sysinfo::{CpuPerOp, Environment};
 
@@ -22,9 +22,13 @@ pub struct Figure {
     pub unit: String,
     /// Concurrent clients.
     pub clients: usize,
-    /// Median of Stockbook's rates over the pairs.
+    /// What the ratio compares: `rate` (Stockbook's over the ceiling's) or `p99` (the
+    /// ceiling's p99 latency over Stockbook's). Either way higher is better, 1.0 at best.
+    pub ratio_of: &'static str,
+    /// Median over the pairs of Stockbook's rate, or of its p99 latency in ms when
+    /// `ratio_of` is `p99`.
     pub value: f64,
-    /// Median of the ceiling's rates over the pairs.
+    /// The same for the ceiling.
     pub ceiling: f64,
     /// Which ceiling was the lower one, pair by pair, when there were several candidates.
     pub ceiling_basis: String,
@@ -42,6 +46,11 @@ pub struct Figure {
     pub ceiling_p99_ms: Option<f64>,
     /// Median over pairs of the CPU per operation while Stockbook ran.
     pub cpu: CpuPerOp,
+    /// Median over pairs of the CPU per operation while the ceiling ran (every candidate's
+    /// work over every candidate's operations).
+    pub ceiling_cpu: CpuPerOp,
+    /// Remarks on this figure (what a latency is measured from, checks, …).
+    pub notes: Vec<String>,
     /// Failed calls (Stockbook and ceiling); a benchmark reports them, it does not fail.
     pub errors: u64,
     /// The first failure seen, if any.
@@ -76,8 +85,9 @@ fn median_of(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 impl Figure {
     /// Summarises `pairs` (at least one) under `spec`.
     pub fn from_pairs(spec: &FigureSpec, pairs: &[Pair]) -> Self {
-        let ratios: Vec<f64> = pairs.iter().map(Pair::ratio).collect();
-        let rates = |f: fn(&Pair) -> f64| median(&pairs.iter().map(f).collect::<Vec<_>>());
+        let ratios: Vec<f64> = pairs.iter().map(|p| p.ratio(spec.ratio_of)).collect();
+        let rates = |f: &dyn Fn(&Pair) -> f64| median(&pairs.iter().map(f).collect::<Vec<_>>());
+        let p99_ms = |s: &super::load::Sample| s.latency_us(99.0).unwrap_or(0) as f64 / 1000.0;
         let mut bases: Vec<&str> = Vec::new();
         for p in pairs {
             if !bases.contains(&p.ceiling.basis.as_str()) {
@@ -87,8 +97,16 @@ impl Figure {
         let latency = |f: fn(&Pair) -> Option<u64>| {
             median_of(pairs.iter().map(|p| ms(f(p)))).filter(|_| spec.latency)
         };
-        let cpu = |f: fn(&CpuPerOp) -> f64| {
-            median(&pairs.iter().map(|p| f(&p.cpu)).collect::<Vec<_>>()).unwrap_or(0.0)
+        let cpu = |side: fn(&Pair) -> &CpuPerOp| {
+            let part = |f: fn(&CpuPerOp) -> f64| {
+                median(&pairs.iter().map(|p| f(side(p))).collect::<Vec<_>>()).unwrap_or(0.0)
+            };
+            CpuPerOp {
+                server_ms: part(|c| c.server_ms),
+                database_ms: part(|c| c.database_ms),
+                load_generator_ms: part(|c| c.load_generator_ms),
+                machine_ms: part(|c| c.machine_ms),
+            }
         };
         let errors = pairs
             .iter()
@@ -113,8 +131,20 @@ impl Figure {
             title: spec.title.clone(),
             unit: spec.unit.to_owned(),
             clients: spec.clients,
-            value: rates(|p| p.product.rate()).unwrap_or(0.0),
-            ceiling: rates(|p| p.ceiling.sample.rate()).unwrap_or(0.0),
+            ratio_of: match spec.ratio_of {
+                RatioOf::Rate => "rate",
+                RatioOf::P99 => "p99",
+            },
+            value: match spec.ratio_of {
+                RatioOf::Rate => rates(&|p| p.product.rate()),
+                RatioOf::P99 => rates(&|p| p99_ms(&p.product)),
+            }
+            .unwrap_or(0.0),
+            ceiling: match spec.ratio_of {
+                RatioOf::Rate => rates(&|p| p.ceiling.sample.rate()),
+                RatioOf::P99 => rates(&|p| p99_ms(&p.ceiling.sample)),
+            }
+            .unwrap_or(0.0),
             ceiling_basis: bases.join(" / "),
             ratio_name: format!("{}_ratio", spec.key),
             ratio: Spread::of(&ratios).unwrap_or(Spread {
@@ -126,12 +156,9 @@ impl Figure {
             p99_ms: latency(|p| p.product.latency_us(99.0)),
             ceiling_p50_ms: latency(|p| p.ceiling.sample.latency_us(50.0)),
             ceiling_p99_ms: latency(|p| p.ceiling.sample.latency_us(99.0)),
-            cpu: CpuPerOp {
-                server_ms: cpu(|c| c.server_ms),
-                database_ms: cpu(|c| c.database_ms),
-                load_generator_ms: cpu(|c| c.load_generator_ms),
-                machine_ms: cpu(|c| c.machine_ms),
-            },
+            cpu: cpu(|p| &p.cpu),
+            ceiling_cpu: cpu(|p| &p.ceiling_cpu),
+            notes: Vec::new(),
             errors,
             first_error,
             pairs: pairs
@@ -139,13 +166,25 @@ impl Figure {
                 .map(|p| PairRecord {
                     ceiling: p.ceiling.sample.rate(),
                     product: p.product.rate(),
-                    ratio: p.ratio(),
+                    ratio: p.ratio(spec.ratio_of),
                     ceiling_candidates: p.ceiling.candidates.clone(),
                     product_calls: p.product.latencies_us.len(),
                 })
                 .collect(),
         }
     }
+}
+
+/// A correctness check made after a figure: a benchmark never fails on a figure, but a
+/// run that oversold, lost an event or refused a buyer while stock remained must fail.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked, e.g. `hot_sku`.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What was found.
+    pub detail: String,
 }
 
 /// Everything measured on one database.
@@ -161,6 +200,8 @@ pub struct BackendReport {
     pub server_peak_rss_mib: Option<f64>,
     /// The figures, in the order measured.
     pub figures: Vec<Figure>,
+    /// Correctness checks made along the way.
+    pub checks: Vec<Check>,
     /// What was skipped and why, and other remarks.
     pub notes: Vec<String>,
     /// Why the run on this backend stopped early, if it did.
@@ -184,6 +225,8 @@ pub struct Report {
     pub backends: Vec<BackendReport>,
     /// Wall time of the whole run, in seconds.
     pub total_seconds: f64,
+    /// `/proc/loadavg` when the run ended: how busy the machine was with other work.
+    pub load_at_end: String,
 }
 
 fn opt_ms(v: Option<f64>) -> String {
@@ -218,6 +261,11 @@ impl Report {
             s,
             "- {} cores, {}, {} MiB memory, Linux {}",
             env.cores, env.cpu_model, env.memory_mib, env.kernel
+        );
+        let _ = writeln!(
+            s,
+            "- load average (1, 5, 15 min) at the start: {}; at the end: {}",
+            env.load_at_start, self.load_at_end
         );
         for b in &self.backends {
             let settings: Vec<String> = b
@@ -259,15 +307,22 @@ impl Report {
                 } else {
                     String::new()
                 };
+                let value = |v: f64| {
+                    if f.ratio_of == "p99" {
+                        format!("{v:.2}")
+                    } else {
+                        rate(v)
+                    }
+                };
                 let _ = writeln!(
                     s,
                     "| {} | {}{} | {} {} | {} ({}) | `{}` | {:.3} | {:.3}–{:.3} | {} |",
                     f.backend,
                     f.title,
                     errors,
-                    rate(f.value),
+                    value(f.value),
                     f.unit,
-                    rate(f.ceiling),
+                    value(f.ceiling),
                     f.ceiling_basis,
                     f.ratio_name,
                     f.ratio.median,
@@ -280,20 +335,23 @@ impl Report {
         let _ = writeln!(s, "\n### CPU per operation (ms) and memory\n");
         let _ = writeln!(
             s,
-            "| backend | figure | server | database | load generator | whole machine |"
+            "| backend | figure | server | database | load generator | whole machine | ceiling: bench process | ceiling: database | ceiling: whole machine |"
         );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for b in &self.backends {
             for f in &b.figures {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                    "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
                     f.backend,
                     f.key,
                     f.cpu.server_ms,
                     f.cpu.database_ms,
                     f.cpu.load_generator_ms,
-                    f.cpu.machine_ms
+                    f.cpu.machine_ms,
+                    f.ceiling_cpu.load_generator_ms,
+                    f.ceiling_cpu.database_ms,
+                    f.ceiling_cpu.machine_ms
                 );
             }
         }
@@ -312,6 +370,11 @@ impl Report {
             if let Some(error) = &b.error {
                 let _ = writeln!(s, "- {}: **stopped early**: {error}", b.backend);
             }
+            for f in &b.figures {
+                for note in &f.notes {
+                    let _ = writeln!(s, "- {} {}: {note}", b.backend, f.key);
+                }
+            }
             for f in b.figures.iter().filter(|f| f.first_error.is_some()) {
                 let _ = writeln!(
                     s,
@@ -322,6 +385,23 @@ impl Report {
                 );
             }
         }
+        let _ = writeln!(s, "\n### Correctness checks\n");
+        for b in &self.backends {
+            for c in &b.checks {
+                let verdict = if c.passed { "ok" } else { "**FAILED**" };
+                let _ = writeln!(s, "- {} {}: {verdict}: {}", b.backend, c.name, c.detail);
+            }
+        }
+        if self.backends.iter().all(|b| b.checks.is_empty()) {
+            let _ = writeln!(s, "- none made (no backend got that far)");
+        }
         s
+    }
+
+    /// Whether any correctness check failed (the run must then exit non-zero).
+    pub fn violated(&self) -> bool {
+        self.backends
+            .iter()
+            .any(|b| b.checks.iter().any(|c| !c.passed))
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::Setup;
 use super::db::{Move, Scratch};
 use super::load::{Limits, Rng, Sample, drive, http_load};
-use super::pairs::{Ceiling, FigureSpec, Round, interleaved};
+use super::pairs::{Ceiling, FigureSpec, RatioOf, Round, interleaved};
 use super::report::Figure;
 use super::seed::{BASE_PRODUCTS, LOCATIONS, location_code, sku_code};
 
@@ -28,14 +28,20 @@ fn random_moves(rng: &mut Rng, size: usize, id_prefix: &str) -> Vec<Move> {
     moves
 }
 
-/// Runs the ceiling's database operation from `setup.clients` clients; `op` gets the
-/// client's random sequence and an id prefix unique to the call.
-async fn db_load<F, Fut>(setup: &Setup, limits: Limits, tag: String, op: F) -> Sample
+/// Runs a ceiling's database operation from `clients` clients; `op` gets the client's
+/// random sequence and an id prefix unique to the call.
+pub(super) async fn db_load<F, Fut>(
+    setup: &Setup,
+    clients: usize,
+    limits: Limits,
+    tag: String,
+    op: F,
+) -> Sample
 where
     F: Fn(Arc<Scratch>, &mut Rng, String) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = anyhow::Result<u64>> + Send + 'static,
 {
-    drive(setup.clients, limits, |client| {
+    drive(clients, limits, |client| {
         let scratch = Arc::clone(&setup.scratch);
         let mut rng = Rng::new(client as u64 + 1);
         let (op, tag) = (op.clone(), tag.clone());
@@ -68,19 +74,26 @@ pub async fn movements(setup: &Setup, batch: usize) -> anyhow::Result<Figure> {
         unit: "movements/s",
         clients: setup.clients,
         latency: true,
+        ratio_of: RatioOf::Rate,
     };
     let url = setup.server.url("/api/v1/stock/movements");
     let token = setup.token.clone();
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let tag = format!("{key}-c{}", round.tag);
             async move {
-                let sample = db_load(setup, round.limits, tag, move |scratch, rng, prefix| {
-                    let moves = random_moves(rng, batch, &prefix);
-                    async move { scratch.apply(&moves).await }
-                })
+                let sample = db_load(
+                    setup,
+                    setup.clients,
+                    round.limits,
+                    tag,
+                    move |scratch, rng, prefix| {
+                        let moves = random_moves(rng, batch, &prefix);
+                        async move { scratch.apply(&moves).await }
+                    },
+                )
                 .await;
                 Ok(Ceiling::single("sqlx insert+update", sample))
             }
@@ -132,6 +145,7 @@ pub async fn reads(setup: &Setup, key: &str, products: usize) -> anyhow::Result<
         unit: "reads/s",
         clients: setup.clients,
         latency: true,
+        ratio_of: RatioOf::Rate,
     };
     let level_path = move |rng: &mut Rng| {
         format!(
@@ -147,13 +161,14 @@ pub async fn reads(setup: &Setup, key: &str, products: usize) -> anyhow::Result<
         }
     };
     let pairs = interleaved(
-        setup.probe,
+        &setup.probe,
         setup.schedule,
         |round: Round| {
             let bare = get(setup.bare_url.clone(), setup.token.clone());
             async move {
                 let db = db_load(
                     setup,
+                    setup.clients,
                     round.limits,
                     round.tag.clone(),
                     move |scratch, rng, _| {

@@ -27,6 +27,9 @@ pub struct Environment {
     /// The commit checked out in the current directory, with `-dirty` when tracked files
     /// have changes, if git knows (run the bench from the tree it was built from).
     pub git_commit: Option<String>,
+    /// `/proc/loadavg` (1, 5 and 15 minutes) when the run started: on a shared machine,
+    /// how much else was running.
+    pub load_at_start: String,
 }
 
 impl Environment {
@@ -55,8 +58,17 @@ impl Environment {
                 "release"
             },
             git_commit: git_commit(),
+            load_at_start: load_average(),
         }
     }
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }
 
 /// `git rev-parse --short HEAD` (and a read-only status check) in the current directory.
@@ -133,9 +145,12 @@ fn machine_busy_ticks() -> Option<u64> {
     Some(total - values.get(3)? - values.get(4).unwrap_or(&0))
 }
 
-/// Ticks of every `postgres` process on this machine, by pid (empty when PostgreSQL runs
-/// elsewhere, which the report then shows as no database CPU).
-fn postgres_ticks() -> HashMap<String, u64> {
+/// Ticks of the `postgres` processes on this machine that work for `database`, by pid:
+/// its backends, and the server's shared background processes (WAL writer,
+/// checkpointer…), which cannot be split by database. Backends of other databases (other
+/// people's tests on a shared server) are left out. Empty when PostgreSQL runs elsewhere,
+/// which the report then shows as no database CPU.
+fn postgres_ticks(database: &str) -> HashMap<String, u64> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return HashMap::new();
     };
@@ -144,11 +159,23 @@ fn postgres_ticks() -> HashMap<String, u64> {
         .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
         .filter_map(|pid| match process_ticks(&pid) {
             Some((comm, ticks)) if comm == "postgres" || comm.starts_with("postgres:") => {
-                Some((pid, ticks))
+                let title = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+                works_for(&title, database).then_some((pid, ticks))
             }
             _ => None,
         })
         .collect()
+}
+
+/// Whether a `postgres` process with this title (`/proc/<pid>/cmdline`) works for
+/// `database`: a backend of it (`postgres: 15/main: user db 127.0.0.1(5432) idle`), or a
+/// process that is not a client backend at all (the postmaster, `… walwriter`).
+fn works_for(title: &str, database: &str) -> bool {
+    let words: Vec<&str> = title.split(['\0', ' ']).filter(|w| !w.is_empty()).collect();
+    let client = words
+        .iter()
+        .any(|w| *w == "[local]" || (w.contains('(') && w.ends_with(')')));
+    !client || words.contains(&database)
 }
 
 /// CPU counters at one instant, to subtract from a later one.
@@ -160,17 +187,13 @@ pub struct CpuSnapshot {
 }
 
 impl CpuSnapshot {
-    /// Reads every counter now; `server` is the child server's pid, and `postgres` says
-    /// whether to count the `postgres` processes as the database.
-    pub fn take(server: u32, postgres: bool) -> Self {
+    /// Reads every counter now; `server` is the child server's pid, and `postgres` names
+    /// the bench database when PostgreSQL is the database under test.
+    pub fn take(server: u32, postgres: Option<&str>) -> Self {
         let server = process_ticks(&server.to_string()).map_or(0, |(_, t)| t);
         Self {
             server,
-            postgres: if postgres {
-                postgres_ticks()
-            } else {
-                HashMap::new()
-            },
+            postgres: postgres.map(postgres_ticks).unwrap_or_default(),
             this: process_ticks("self").map_or(0, |(_, t)| t),
             machine: machine_busy_ticks().unwrap_or(0),
         }
@@ -219,6 +242,29 @@ mod tests {
         let (comm, _ticks) = process_ticks("self").expect("own stat");
         assert!(!comm.is_empty());
         assert!(machine_busy_ticks().is_some());
+    }
+
+    #[test]
+    fn only_backends_of_the_bench_database_and_shared_processes_count_as_the_database() {
+        let cases = [
+            (
+                "postgres: 15/main: postgres bench_1 127.0.0.1(5000) idle\0",
+                true,
+            ),
+            (
+                "postgres: 15/main: postgres sb_relay 127.0.0.1(5001) UPDATE waiting\0",
+                false,
+            ),
+            ("postgres: 15/main: postgres other [local] idle\0", false),
+            ("postgres: 15/main: walwriter \0", true),
+            (
+                "/usr/lib/postgresql/15/bin/postgres\0-D\0/var/lib/postgresql/15/main\0",
+                true,
+            ),
+        ];
+        for (title, expected) in cases {
+            assert_eq!(works_for(title, "bench_1"), expected, "{title}");
+        }
     }
 
     #[test]

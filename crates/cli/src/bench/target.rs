@@ -75,6 +75,14 @@ impl Target {
         }
     }
 
+    /// The PostgreSQL database's name (none on SQLite).
+    pub fn postgres_database(&self) -> Option<&str> {
+        match self {
+            Target::Sqlite { .. } => None,
+            Target::Postgres { name, .. } => Some(name),
+        }
+    }
+
     /// Removes the database, even while the server may still hold connections.
     pub async fn remove(self) {
         match self {

@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use crate::hub::Ready;
 use crate::openapi::Routes;
 use domain::auth::{Action, Denied, Visible};
 
@@ -195,29 +196,35 @@ async fn stream(
         (None, None) => state.store.event_head().await?,
     };
     let wake = state.events.subscribe();
-    let store = state.store.clone();
+    let (store, hub) = (state.store.clone(), state.events.clone());
     let subscribed = Subscribed::new(state.metrics.clone());
     let events = futures_util::stream::unfold(
-        (start, VecDeque::<Event>::new(), wake, subscribed),
+        (
+            start,
+            VecDeque::<std::sync::Arc<Ready>>::new(),
+            wake,
+            subscribed,
+        ),
         move |(mut cursor, mut buffer, mut wake, subscribed)| {
-            let (store, filter) = (store.clone(), filter.clone());
+            let (store, hub, filter) = (store.clone(), hub.clone(), filter.clone());
             async move {
                 loop {
-                    if let Some(event) = buffer.pop_front() {
-                        let data = serde_json::to_string(&event).unwrap_or_default();
+                    if let Some(ready) = buffer.pop_front() {
                         let sse = SseEvent::default()
-                            .id(event.seq.to_string())
-                            .event(event.kind.clone())
-                            .data(data);
+                            .id(ready.event.seq.to_string())
+                            .event(ready.event.kind.as_str())
+                            .data(ready.json.as_str());
                         return Some((Ok(sse), (cursor, buffer, wake, subscribed)));
                     }
                     wake.mark_unchanged();
-                    match store.events_after(cursor, &filter, MAX_PAGE).await {
-                        Ok(page) if !page.is_empty() => {
-                            cursor = page.last().map_or(cursor, |e| e.seq);
+                    // From the hub's shared read of the newest events when it has them.
+                    match hub.read(store.as_ref(), cursor, &filter, MAX_PAGE).await {
+                        Ok((page, next)) if !page.is_empty() => {
+                            cursor = next;
                             buffer.extend(page);
                         }
-                        Ok(_) => {
+                        Ok((_, next)) => {
+                            cursor = next;
                             // Nothing new: wait for the hub (or poll again, in case a wake-up
                             // raced the read).
                             let _ = tokio::time::timeout(crate::hub::POLL, wake.changed()).await;

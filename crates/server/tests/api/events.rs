@@ -12,7 +12,8 @@ use crate::helpers::TestApp;
 
 crate::on_both_backends!(
     events_page_through_the_log,
-    a_subscriber_sees_a_movement_at_once_and_can_resume
+    a_subscriber_sees_a_movement_at_once_and_can_resume,
+    subscribers_with_different_filters_each_get_their_events_once_in_order_under_concurrent_writes
 );
 
 async fn events_page_through_the_log(app: &TestApp) {
@@ -91,8 +92,12 @@ async fn read_frames(body: Body, want: usize, deadline: Duration) -> Vec<(String
 }
 
 fn stream_request(app: &TestApp, last_event_id: Option<&str>) -> Request<Body> {
+    stream_with(app, "?types=stock.changed", last_event_id)
+}
+
+fn stream_with(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Request<Body> {
     let mut request = Request::builder()
-        .uri("/api/v1/events/stream?types=stock.changed")
+        .uri(format!("/api/v1/events/stream{query}"))
         .header(header::AUTHORIZATION, format!("Bearer {}", app.token));
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
@@ -151,4 +156,89 @@ async fn a_subscriber_sees_a_movement_at_once_and_can_resume(app: &TestApp) {
         frames[0].2["data"]["movement"]["id"], "live-2",
         "resumes right after Last-Event-ID"
     );
+}
+
+/// Subscribers share the hub's one read of the newest events; each must still get exactly
+/// the events its filter passes, once, in log order, while writers commit concurrently —
+/// and one resuming from the start of the log (older than anything the hub holds) too.
+async fn subscribers_with_different_filters_each_get_their_events_once_in_order_under_concurrent_writes(
+    app: &TestApp,
+) {
+    let (writers, per_writer) = (8, 5);
+    let sku_of = |w: usize, k: usize| if (w + k).is_multiple_of(2) { "A" } else { "B" };
+    let before = app.get("/api/v1/events?limit=1000").await.expect(200);
+    let head = before["next"].as_i64().unwrap();
+    let earlier_stock = before["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "stock.changed")
+        .count();
+    let count = |sku: &str| {
+        (0..writers)
+            .flat_map(|w| (0..per_writer).map(move |k| (w, k)))
+            .filter(|&(w, k)| sku_of(w, k) == sku)
+            .count()
+    };
+    let streams = [
+        ("", None, writers * per_writer),
+        ("?types=stock.changed&sku=A", None, count("A")),
+        ("?sku=B", None, count("B")),
+        (
+            "?types=stock.changed",
+            Some("0"),
+            earlier_stock + writers * per_writer,
+        ),
+    ];
+    let mut readers = Vec::new();
+    for (query, resume, want) in streams {
+        let response = app
+            .app
+            .clone()
+            .oneshot(stream_with(app, query, resume))
+            .await
+            .unwrap();
+        readers.push(tokio::spawn(read_frames(
+            response.into_body(),
+            want,
+            Duration::from_secs(10),
+        )));
+    }
+    let mut posts = Vec::new();
+    for w in 0..writers {
+        for k in 0..per_writer {
+            let batch = json!({"movements": [{"id": format!("w{w}-{k}"), "sku": sku_of(w, k),
+                "location": "WH", "kind": "receipt", "qty": 1}]});
+            posts.push(async move {
+                app.post("/api/v1/stock/movements", &batch.to_string())
+                    .await
+                    .expect(200);
+            });
+        }
+    }
+    futures_util::future::join_all(posts).await;
+
+    let all = app.get("/api/v1/events?limit=1000").await.expect(200);
+    let log: Vec<&Value> = all["items"].as_array().unwrap().iter().collect();
+    let seqs = |pass: &dyn Fn(&Value) -> bool| -> Vec<i64> {
+        log.iter()
+            .filter(|e| pass(e))
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect()
+    };
+    let new = |e: &Value| e["seq"].as_i64().unwrap() > head;
+    let expected = [
+        seqs(&|e| new(e)),
+        seqs(&|e| new(e) && e["type"] == "stock.changed" && e["sku"] == "A"),
+        seqs(&|e| new(e) && e["sku"] == "B"),
+        seqs(&|e| e["type"] == "stock.changed"),
+    ];
+    for ((reader, expected), (query, _, _)) in readers.into_iter().zip(expected).zip(streams) {
+        let frames = reader.await.unwrap();
+        let got: Vec<i64> = frames
+            .iter()
+            .map(|(id, _, _)| id.parse().unwrap())
+            .collect();
+        assert_eq!(got, expected, "stream{query}");
+    }
 }

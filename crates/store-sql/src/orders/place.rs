@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
 use domain::catalog::Product;
 use domain::customer::{Customer, CustomerStatus};
-use domain::order::{NewLine, NewOrder, OrderError, OrderLine, OrderStatus, PriceChange};
+use domain::order::{
+    NewLine, NewOrder, Order, OrderError, OrderLine, OrderStatus, PriceChange, TimelineEntry,
+};
 use domain::pricing::{self, PriceRule, PriceSource};
 use domain::stock::MovementKind;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
@@ -16,6 +18,9 @@ use store::{PlaceMeta, Placed, StoreError};
 use super::OrderStep;
 use crate::core::{Core, Dialect, TxError, micros, placeholders, retry};
 use crate::rows::{PRODUCT_COLUMNS, ProductRow, to_json};
+
+/// Lines per multi-row `INSERT`: 13 parameters each, far below both databases' limits.
+const LINES_PER_INSERT: usize = 100;
 
 /// A line priced and converted, ready to store.
 pub(crate) struct Priced {
@@ -101,7 +106,6 @@ where
                 events: Default::default(),
             };
             let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
-            Self::reserve_lines(&mut tx, &step, &lines).await?;
             Self::insert_lines(&mut tx, &meta.order_id, &lines).await?;
             let detail = credit_hold.then_some("credit_hold");
             Self::record_event(&mut tx, &step, "placed", None, Some(status), detail).await?;
@@ -119,8 +123,36 @@ where
                 Some(db) if db.is_unique_violation() => TxError::Retry(e),
                 _ => TxError::Sql(e),
             })?;
-                        let row = Self::order_row(&mut tx, &meta.order_id, false).await?;
-            let placed = Self::complete_order(&mut tx, row).await?;
+            // Reserve last: on PostgreSQL each level stays locked from its reservation to
+            // the commit, so the less work follows, the more buyers of one SKU get through.
+            Self::reserve_lines(&mut tx, &step, &lines).await?;
+            // The order as stored, built from what was just written rather than read back.
+            let placed = Order {
+                id: meta.order_id.clone(),
+                number: number.clone(),
+                customer: customer.code.clone(),
+                location: order.location.to_string(),
+                status,
+                version: 1,
+                credit_hold,
+                lines,
+                total,
+                currency,
+                ship_to,
+                note: order.note.clone(),
+                requested_date: order.requested_date,
+                shipments: Vec::new(),
+                timeline: vec![TimelineEntry {
+                    at,
+                    actor: meta.actor.clone(),
+                    action: "placed".to_owned(),
+                    from: None,
+                    to: Some(status),
+                    detail: detail.map(str::to_owned),
+                }],
+                created_at: at,
+                updated_at: at,
+            };
             let summary = serde_json::json!({
                 "id": placed.id, "number": placed.number, "customer": placed.customer, "location": placed.location,
                 "status": placed.status, "credit_hold": placed.credit_hold, "total": placed.total,
@@ -139,7 +171,7 @@ where
     async fn replay(
         tx: &mut Transaction<'static, DB>,
         meta: &PlaceMeta,
-    ) -> Result<Option<domain::order::Order>, TxError> {
+    ) -> Result<Option<Order>, TxError> {
         let found: Option<(String, String)> = sqlx::query_as(
             "SELECT request_hash, order_id FROM idempotency_keys WHERE idempotency_key = $1",
         )
@@ -376,10 +408,16 @@ where
             }
             rows.extend(query.fetch_all(&mut **tx).await?);
         }
-        Ok(Self::complete_products(tx, rows)
-            .await?
+        // Pricing needs the packs but not the GTINs: one query fewer per order.
+        let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+        let mut packs = Self::packs_of(tx, &skus).await?;
+        Ok(rows
             .into_iter()
-            .map(|p| (p.sku.to_string(), p))
+            .map(|r| {
+                let p = packs.remove(&r.sku).unwrap_or_default();
+                let product = r.into_product(Vec::new(), p);
+                (product.sku.to_string(), product)
+            })
             .collect())
     }
 
@@ -413,32 +451,40 @@ where
         }
     }
 
+    /// Inserts `lines` with multi-row `INSERT`s (one statement for up to
+    /// [`LINES_PER_INSERT`] lines).
     pub(crate) async fn insert_lines(
         tx: &mut Transaction<'static, DB>,
         order_id: &str,
         lines: &[OrderLine],
     ) -> Result<(), TxError> {
-        for l in lines {
-            sqlx::query(&format!(
-                "INSERT INTO order_lines (order_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                crate::rows::LINE_COLUMNS
-            ))
-            .bind(order_id)
-            .bind(l.line_no)
-            .bind(l.sku.as_str())
-            .bind(l.unit.as_str())
-            .bind(l.unit_factor)
-            .bind(l.qty)
-            .bind(l.base_qty)
-            .bind(l.unit_price)
-            .bind(l.base_unit_price)
-            .bind(l.price_source.as_str())
-            .bind(l.line_total)
-            .bind(l.reserved_qty)
-            .bind(l.shipped_qty)
-            .bind(l.returned_qty)
-            .execute(&mut **tx)
-            .await?;
+        for chunk in lines.chunks(LINES_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, {})", placeholders(2 + i * 13, 13)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO order_lines (order_id, {}) VALUES {}",
+                crate::rows::LINE_COLUMNS,
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(order_id);
+            for l in chunk {
+                query = query
+                    .bind(l.line_no)
+                    .bind(l.sku.as_str())
+                    .bind(l.unit.as_str())
+                    .bind(l.unit_factor)
+                    .bind(l.qty)
+                    .bind(l.base_qty)
+                    .bind(l.unit_price)
+                    .bind(l.base_unit_price)
+                    .bind(l.price_source.as_str())
+                    .bind(l.line_total)
+                    .bind(l.reserved_qty)
+                    .bind(l.shipped_qty)
+                    .bind(l.returned_qty);
+            }
+            query.execute(&mut **tx).await?;
         }
         Ok(())
     }

@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
             export_writes_every_record_and_restore_refuses_a_full_database,
             prices_resolve_by_source_and_break,
             pack_units_convert_and_order_rules_hold,
+            a_placed_order_reads_back_as_it_was_returned,
             a_short_line_reserves_nothing,
             an_order_lives_through_review_shipments_delivery_and_return,
             edits_move_the_reservation_by_the_difference,

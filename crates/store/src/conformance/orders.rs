@@ -317,6 +317,75 @@ pub async fn pack_units_convert_and_order_rules_hold(store: Arc<dyn Store>) {
     assert_eq!(level(&store, "TEA").await, (100, 24, 76));
 }
 
+/// What placing returns is the order as stored: reading it back by id or by number gives
+/// the same order, field for field (pack and base lines, tier and list prices, credit
+/// hold, the customer's default address or the one given, note and requested date).
+pub async fn a_placed_order_reads_back_as_it_was_returned(store: Arc<dyn Store>) {
+    shop(&store, &["CUP"], 100).await;
+    let mut tea = product("TEA", 100, &["4006381333931"]);
+    tea.packs = vec![domain::units::Pack {
+        unit: "箱".into(),
+        factor: 12,
+        gtin: None,
+    }];
+    store.create_product(tea).await.unwrap();
+    store
+        .apply_movements(vec![movement("r", "WH", "TEA", MovementKind::Receipt, 100)])
+        .await
+        .unwrap();
+    let tier = PriceListInput {
+        name: "Gold".into(),
+        currency: None,
+        entries: serde_json::from_str(r#"[{"sku":"TEA","min_qty":24,"unit_price":90}]"#).unwrap(),
+    };
+    store
+        .put_price_list(tier.validate("GOLD").unwrap())
+        .await
+        .unwrap();
+    let mut held = customer("H", Some("GOLD"), Some(1_000), false);
+    held.ship_to = serde_json::from_str(
+        r#"[{"name":"王芳","line1":"建国路 88 号","city":"北京","postal_code":"100022"}]"#,
+    )
+    .unwrap();
+    store.create_customer(held).await.unwrap();
+
+    let mut order = input("H", &[("TEA", 2), ("CUP", 3)]);
+    order.lines[0].unit = Some("箱".into());
+    order.lines[0].expected_unit_price = Some(1080);
+    order.note = Some("after 14:00".into());
+    order.requested_date = NaiveDate::from_ymd_opt(2030, 1, 2);
+    let mut given = input("C", &[("CUP", 1)]);
+    given.ship_to =
+        serde_json::from_str(r#"{"name":"陈明","line1":"文三路 12 号","city":"杭州"}"#).unwrap();
+    for (order, key) in [(order, "k1"), (given, "k2")] {
+        let placed = place(&store, &order, key).await.unwrap().order;
+        assert_eq!(store.get_order(&placed.id).await.unwrap(), placed, "{key}");
+        assert_eq!(
+            store.get_order(&placed.number).await.unwrap(),
+            placed,
+            "{key}"
+        );
+        let replayed = place(&store, &order, key).await.unwrap();
+        assert!(!replayed.created);
+        assert_eq!(replayed.order, placed, "{key} replayed");
+    }
+    let first = store.get_order("id-k1").await.unwrap();
+    assert!(first.credit_hold && first.status == OrderStatus::PendingReview);
+    assert_eq!(first.timeline[0].detail.as_deref(), Some("credit_hold"));
+    assert_eq!(
+        first.ship_to.as_ref().map(|a| a.city.as_str()),
+        Some("北京")
+    );
+    assert_eq!(
+        first
+            .lines
+            .iter()
+            .map(|l| l.price_source)
+            .collect::<Vec<_>>(),
+        [PriceSource::Tier, PriceSource::List]
+    );
+}
+
 /// A 5-line order whose last line is short reserves nothing and names the short line.
 pub async fn a_short_line_reserves_nothing(store: Arc<dyn Store>) {
     let skus = ["A", "B", "C", "D", "E"];
