@@ -85,6 +85,7 @@ pub(crate) async fn products(store: &dyn Store, path: &Path) -> anyhow::Result<E
                 parsed.map(|(unit, factor)| domain::units::Pack {
                     unit: unit.to_owned(),
                     factor,
+                    gtin: None,
                 })
             })
             .collect();

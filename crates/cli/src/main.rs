@@ -7,9 +7,11 @@
 
 mod bench;
 mod codes;
+mod edge;
 mod import;
 mod ops;
 mod serve;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,9 +32,10 @@ pub const DEFAULT_DB: &str = "sqlite://stockbook-data/stockbook.db";
     about = "B2B ordering and store inventory, accurate everywhere"
 )]
 struct Cli {
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "STOCKBOOK_DB", default_value = DEFAULT_DB)]
-    db: String,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default:
+    /// sqlite://stockbook-data/stockbook.db; for `edge`: sqlite://stockbook-edge/edge.db].
+    #[arg(long, global = true, env = "STOCKBOOK_DB")]
+    db: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,23 +86,18 @@ enum EpcCommand {
 #[derive(Subcommand)]
 enum DbCommand {
     /// Run the HTTP API.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Load demo data into an empty database and print an admin token.
-        #[arg(long)]
-        demo: bool,
-        /// The warehouse that fulfils orders naming no location (the demo's: WH-SH).
-        #[arg(long, env = "STOCKBOOK_DEFAULT_LOCATION")]
-        default_location: Option<String>,
-    },
+    Serve(Box<serve::ServeArgs>),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage users who log in with a password.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Recompute every level from the ledger and check every invariant.
     Verify {
@@ -119,6 +117,8 @@ enum DbCommand {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Run a store's edge node: the HTTP API on a local database, synced with HQ.
+    Edge(EdgeArgs),
     /// Import a CSV file, all rows or none.
     Import {
         /// What the file holds.
@@ -128,16 +128,119 @@ enum DbCommand {
     },
 }
 
+impl GrantArgs {
+    /// The grant, checked against its role.
+    fn grant(self) -> anyhow::Result<domain::auth::Grant> {
+        let role = self.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        let mut locations = Vec::new();
+        for l in &self.locations {
+            locations.push(
+                domain::ids::LocationCode::parse("--location", l)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            );
+        }
+        domain::auth::Grant {
+            role,
+            customer: self.customer,
+            locations,
+            scopes: self.scopes,
+        }
+        .validate()
+        .map_err(|errors| {
+            let text: Vec<String> = errors
+                .iter()
+                .map(|e| format!("--{}: {}", e.field, e.message))
+                .collect();
+            anyhow::anyhow!(text.join("; "))
+        })
+    }
+}
+
+/// A role and what it is bound to, as `token issue` and `user add` take them.
+#[derive(clap::Args)]
+struct GrantArgs {
+    /// admin, manager, staff, clerk, customer, integration or device.
+    #[arg(long)]
+    role: String,
+    /// The customer a `customer` acts for.
+    #[arg(long)]
+    customer: Option<String>,
+    /// A location a `staff`, `clerk` or `device` is bound to (repeat for several).
+    #[arg(long = "location")]
+    locations: Vec<String>,
+    /// A scope of an `integration` token, e.g. stock:write (repeat for several).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from the first line of stdin.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
+    /// List users: username, role, bindings, disabled.
+    List,
+    /// Disable a user and revoke its tokens.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+}
+
+/// `stockbook edge --hq URL --token T --location STORE`, or `stockbook edge status`.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct EdgeArgs {
+    #[command(subcommand)]
+    command: Option<EdgeCommand>,
+    /// HQ's base URL, e.g. http://hq.example:8080.
+    #[arg(long, env = "STOCKBOOK_EDGE_HQ", required = true)]
+    hq: Option<String>,
+    /// The token this node presents to HQ (issued at HQ).
+    #[arg(
+        long,
+        env = "STOCKBOOK_EDGE_TOKEN",
+        hide_env_values = true,
+        required = true
+    )]
+    token: Option<String>,
+    /// The store this node serves (a location code at HQ).
+    #[arg(long, env = "STOCKBOOK_EDGE_LOCATION", required = true)]
+    location: Option<String>,
+    /// Address the store's terminals reach this node at.
+    #[arg(long, env = "STOCKBOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Movements pushed to HQ per request (1 to 1000).
+    #[arg(long, default_value_t = server::edge::DEFAULT_BATCH)]
+    batch: usize,
+    /// Follow HQ by polling its event pages instead of its live stream.
+    #[arg(long)]
+    poll: bool,
+}
+
+#[derive(Subcommand)]
+enum EdgeCommand {
+    /// Print the node's sync state (pending movements, last sync, lag) as JSON.
+    Status,
+}
+
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Issue a new token and print it (alone) on stdout; only its hash is stored.
     Issue {
-        /// What the token may do: admin or manager.
-        #[arg(long)]
-        role: String,
         /// A label to recognise it by.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires_days: Option<i64>,
     },
     /// List tokens (never their secrets): id, name, role, issued, revoked.
     List,
@@ -203,20 +306,61 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => return codes::epc_encode(&uri),
         Command::Db(command) => command,
     };
-    let store = open(&cli.db).await?;
+    let default_db = match command {
+        DbCommand::Edge(_) => edge::DEFAULT_EDGE_DB,
+        _ => DEFAULT_DB,
+    };
+    let store = open(cli.db.as_deref().unwrap_or(default_db)).await?;
+    let db = cli.db.as_deref().unwrap_or(default_db);
     match command {
-        DbCommand::Serve {
+        DbCommand::Serve(args) => serve::run(store, db, *args).await,
+        DbCommand::Edge(EdgeArgs {
+            command: Some(EdgeCommand::Status),
+            ..
+        }) => edge::status(store.as_ref()).await,
+        DbCommand::Edge(EdgeArgs {
+            command: None,
+            hq,
+            token,
+            location,
             listen,
-            demo,
-            default_location,
-        } => serve::run(store, &cli.db, listen, demo, default_location).await,
+            batch,
+            poll,
+        }) => {
+            let required = |v: Option<String>, name: &str| {
+                v.ok_or_else(|| anyhow::anyhow!("--{name} is required"))
+            };
+            let args = edge::EdgeRun {
+                hq: required(hq, "hq")?,
+                token: required(token, "token")?,
+                location: required(location, "location")?,
+                listen,
+                batch,
+                poll,
+            };
+            edge::run(store, args).await
+        }
         DbCommand::Migrate => {
             say(format_args!("database {} is up to date", store.backend()))?;
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Token {
-            command: TokenCommand::Issue { role, name },
-        } => ops::issue_token(store.as_ref(), &role, &name).await,
+            command:
+                TokenCommand::Issue {
+                    name,
+                    grant,
+                    expires_days,
+                },
+        } => ops::issue_token(store.as_ref(), &name, grant.grant()?, expires_days).await,
+        DbCommand::User {
+            command: UserCommand::Add { username, grant },
+        } => ops::add_user(store.as_ref(), &username, grant.grant()?).await,
+        DbCommand::User {
+            command: UserCommand::List,
+        } => ops::list_users(store.as_ref()).await,
+        DbCommand::User {
+            command: UserCommand::Disable { username },
+        } => ops::disable_user(store.as_ref(), &username).await,
         DbCommand::Token {
             command: TokenCommand::List,
         } => ops::list_tokens(store.as_ref()).await,

@@ -7,24 +7,112 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use domain::auth::{Grant, Role};
+use domain::auth::Grant;
 use store::Store;
 use store::backup::{Reader, Writer};
 
 pub(crate) async fn issue_token(
     store: &dyn Store,
-    role: &str,
     name: &str,
+    grant: Grant,
+    expires_days: Option<i64>,
 ) -> anyhow::Result<ExitCode> {
-    let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1 to 100 characters");
     }
-    let (token, _) = server::auth::issue_token(store, name, Grant::role(role), None, None)
+    let expires_at = match expires_days {
+        None => None,
+        Some(days) if (1..=3650).contains(&days) => Some(Utc::now() + chrono::Duration::days(days)),
+        Some(_) => bail!("--expires-days must be 1 to 3650"),
+    };
+    let (token, _) = server::auth::issue_token(store, name, grant, None, expires_at)
         .await
         .context("storing the token")?;
     crate::say(format_args!("{token}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stockbook user add`: the password comes from the first line of stdin, so it never
+/// appears in the process list or the shell history.
+pub(crate) async fn add_user(
+    store: &dyn Store,
+    username: &str,
+    grant: Grant,
+) -> anyhow::Result<ExitCode> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    server::login::check_password("password", &password).map_err(|_| {
+        anyhow::anyhow!(
+            "the password must be {} to {} characters",
+            server::login::MIN_PASSWORD,
+            server::login::MAX_PASSWORD
+        )
+    })?;
+    if let Some(customer) = &grant.customer {
+        store
+            .get_customer(customer)
+            .await
+            .with_context(|| format!("--customer {customer}"))?;
+    }
+    let password_hash = server::login::hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e:?}"))?;
+    let user = store
+        .create_user(store::NewUser {
+            username: username.to_owned(),
+            password_hash,
+            grant,
+            now: Utc::now(),
+        })
+        .await
+        .context("creating the user")?;
+    crate::say(format_args!(
+        "created user {} ({})",
+        user.username, user.grant.role
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn list_users(store: &dyn Store) -> anyhow::Result<ExitCode> {
+    let mut after: Option<String> = None;
+    loop {
+        let users = store
+            .list_users(after.as_deref(), 500)
+            .await
+            .context("listing users")?;
+        let Some(last) = users.last() else { break };
+        after = Some(last.username.clone());
+        for u in &users {
+            let bound = u.grant.customer.clone().unwrap_or_else(|| {
+                u.grant
+                    .locations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            let disabled = u
+                .disabled_at
+                .map_or_else(|| "-".to_owned(), |at| at.to_rfc3339());
+            crate::say(format_args!(
+                "{}\t{}\t{}\t{}",
+                u.username, u.grant.role, bound, disabled
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn disable_user(store: &dyn Store, username: &str) -> anyhow::Result<ExitCode> {
+    store
+        .disable_user(username, Utc::now())
+        .await
+        .with_context(|| format!("disabling {username}"))?;
+    crate::say(format_args!("disabled {username}; its tokens are revoked"))?;
     Ok(ExitCode::SUCCESS)
 }
 

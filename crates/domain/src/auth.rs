@@ -16,6 +16,7 @@ use crate::validation::{Errors, FieldError, Validated};
 
 /// The role a user or token acts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including users, tokens and the audit trail.
@@ -83,6 +84,7 @@ impl FromStr for Role {
 
 /// Something a request does, at the granularity the permission table decides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Read products, locations, pack units; resolve a scanned code.
@@ -243,6 +245,7 @@ pub fn known_scopes() -> Vec<&'static str> {
 
 /// How far a permission reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     /// Every location and every customer.
@@ -314,8 +317,37 @@ pub fn permission(role: Role, action: Action) -> Option<Reach> {
     }
 }
 
+/// The permission table as Markdown, one row per action, one column per role: `all`,
+/// `own locations`, `own customer`, a scope name for integrations, or `—`. The same text
+/// is in `docs/security.md`; a test keeps them equal.
+pub fn permission_table_markdown() -> String {
+    let mut out = String::from("| action |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| {action} |"));
+        for role in Role::ALL {
+            let cell = match (role, permission(role, action)) {
+                (_, None) => "—".to_owned(),
+                (Role::Integration, Some(_)) => format!("`{}`", action.scope().unwrap_or_default()),
+                (_, Some(Reach::All)) => "all".to_owned(),
+                (_, Some(Reach::Locations)) => "own locations".to_owned(),
+                (_, Some(Reach::OwnCustomer)) => "own customer".to_owned(),
+            };
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// What a user or token is allowed: a role and what it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Grant {
     /// The role.
     pub role: Role,
@@ -458,7 +490,7 @@ pub enum Target<'a> {
         /// The order's customer.
         customer: &'a str,
         /// Where it is fulfilled.
-        location: &'a LocationCode,
+        location: &'a str,
     },
 }
 
@@ -474,6 +506,16 @@ pub enum Visible<'a> {
 }
 
 impl Principal {
+    fn at_location(&self, location: &str) -> Result<(), Denied> {
+        if self.grant.locations.iter().any(|l| l.as_str() == location) {
+            Ok(())
+        } else {
+            Err(Denied::Location {
+                location: location.to_owned(),
+            })
+        }
+    }
+
     /// How far this principal may do `action`, or why it may not at all.
     pub fn reach(&self, action: Action) -> Result<Reach, Denied> {
         let denied = || Denied::Action {
@@ -506,16 +548,8 @@ impl Principal {
     pub fn check(&self, action: Action, target: Target<'_>) -> Result<(), Denied> {
         match (self.reach(action)?, target) {
             (Reach::All, _) | (_, Target::Any) => Ok(()),
-            (Reach::Locations, Target::Location(location))
-            | (Reach::Locations, Target::Order { location, .. }) => {
-                if self.grant.locations.contains(location) {
-                    Ok(())
-                } else {
-                    Err(Denied::Location {
-                        location: location.to_string(),
-                    })
-                }
-            }
+            (Reach::Locations, Target::Location(location)) => self.at_location(location.as_str()),
+            (Reach::Locations, Target::Order { location, .. }) => self.at_location(location),
             (Reach::OwnCustomer, Target::Customer(customer))
             | (Reach::OwnCustomer, Target::Order { customer, .. }) => {
                 if self.grant.customer.as_deref() == Some(customer) {
@@ -631,6 +665,20 @@ mod tests {
             "customer"
         );
         assert!(Grant::role(Role::Manager).validate().is_ok());
+    }
+
+    #[test]
+    fn the_documented_permission_table_is_the_one_in_code() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/security.md"
+        ))
+        .unwrap();
+        let table = permission_table_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/security.md must contain the table in code:\n{table}"
+        );
     }
 
     #[test]

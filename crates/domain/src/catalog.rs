@@ -12,6 +12,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// What kind of place a location is. Stores sell at a POS; warehouses fulfil orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     /// A warehouse or distribution centre.
@@ -48,15 +49,23 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
 /// A location as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LocationInput {
     /// See [`Location::code`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub code: String,
     /// See [`Location::name`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// `warehouse` or `store`.
+    #[cfg_attr(feature = "schemars", schemars(with = "LocationKind"))]
     pub kind: String,
     /// IANA time zone name; defaults to [`DEFAULT_TIME_ZONE`].
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::TimeZone>")
+    )]
     pub time_zone: Option<String>,
 }
 
@@ -120,6 +129,7 @@ fn time_zone(field: &str, value: &str) -> Result<String, FieldError> {
 
 /// A stored location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Location {
     /// Unique code, used in URLs.
     pub code: LocationCode,
@@ -135,27 +145,43 @@ pub struct Location {
 
 /// A product as submitted for creation.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     /// See [`Product::sku`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// See [`Product::name`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// See [`Product::unit`].
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<16>"))]
     pub unit: String,
     /// List price in minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub price: i64,
     /// ISO 4217 code; defaults to CNY.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// GTINs printed on the product or its packs.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<Vec<crate::schema::Gtin>>", length(max = 20))
+    )]
     pub gtins: Option<Vec<String>>,
     /// Defaults to true.
     pub active: Option<bool>,
     /// Pack units it may be ordered in.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 10)))]
     pub packs: Option<Vec<Pack>>,
     /// Least base units per order line; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub min_order_qty: Option<i64>,
     /// Order lines must be a multiple of this many base units; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub order_multiple: Option<i64>,
 }
 
@@ -232,6 +258,11 @@ impl ProductInput {
             ),
             None => None,
         };
+        if let (Some(g), Some(p)) = (&gtins, &packs) {
+            for e in packs_apart(g, p) {
+                errors.push(e);
+            }
+        }
         let min_order_qty = errors.take(units::order_step(
             "min_order_qty",
             self.min_order_qty.unwrap_or(1),
@@ -255,6 +286,25 @@ impl ProductInput {
             })
         })
     }
+}
+
+/// A pack's GTIN names the pack, so it may not also name the product's unit.
+fn packs_apart(gtins: &[String], packs: &[Pack]) -> Vec<FieldError> {
+    packs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.gtin.as_ref().is_some_and(|g| gtins.contains(g)))
+        .map(|(i, p)| {
+            FieldError::new(
+                format!("packs[{i}].gtin"),
+                "duplicate",
+                format!(
+                    "GTIN {} is also one of the product's own GTINs",
+                    p.gtin.as_deref().unwrap_or_default()
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Validates a list of GTINs (field paths `[i]`), normalising each and refusing repeats.
@@ -287,25 +337,46 @@ fn gtins(list: &[String]) -> Validated<Vec<String>> {
 
 /// A partial update of a product; absent fields stay as they are. The SKU never changes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchInput {
     /// New display name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub name: Option<String>,
     /// New base unit name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<16>>")
+    )]
     pub unit: Option<String>,
     /// New list price in minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub price: Option<i64>,
     /// New currency.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// Replaces the whole GTIN list.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<Vec<crate::schema::Gtin>>", length(max = 20))
+    )]
     pub gtins: Option<Vec<String>>,
     /// Activates or deactivates the product.
     pub active: Option<bool>,
     /// Replaces all pack units.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 10)))]
     pub packs: Option<Vec<Pack>>,
     /// New minimum order quantity.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub min_order_qty: Option<i64>,
     /// New order multiple.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000)))]
     pub order_multiple: Option<i64>,
 }
 
@@ -368,6 +439,7 @@ impl ProductPatchInput {
 
 /// A stored product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Product {
     /// Unique SKU; never changes.
     pub sku: Sku,
@@ -430,6 +502,10 @@ impl Product {
                 .map(|e| e.within("packs"))
                 .collect::<Vec<_>>()
         })?;
+        let apart = packs_apart(&self.gtins, &self.packs);
+        if !apart.is_empty() {
+            return Err(apart);
+        }
         self.min_order_qty = min_order_qty.unwrap_or(self.min_order_qty);
         self.order_multiple = order_multiple.unwrap_or(self.order_multiple);
         self.updated_at = now;

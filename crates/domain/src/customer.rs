@@ -8,6 +8,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// Whether a customer may place orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerStatus {
     /// May order.
@@ -41,9 +42,11 @@ impl CustomerStatus {
 
 /// A person to call about orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// Full name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub name: String,
     /// Phone number as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,19 +58,23 @@ pub struct Contact {
 
 /// Where goods are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Receiver's name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub name: String,
     /// Receiver's phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Street address.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub line1: String,
     /// More street address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
     /// City.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<100>"))]
     pub city: String,
     /// Province or state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,11 +183,14 @@ fn list<T>(
 
 /// A customer as submitted for creation.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     /// Unique code, used in URLs.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub code: String,
     /// Company name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// People to contact.
     #[serde(default)]
@@ -189,10 +199,16 @@ pub struct CustomerInput {
     #[serde(default)]
     pub ship_to: Vec<Address>,
     /// `active` (default) or `suspended`.
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<CustomerStatus>"))]
     pub status: Option<String>,
     /// Code of the price list this customer buys from.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Code<32>>")
+    )]
     pub price_tier: Option<String>,
     /// Most the customer may have in open orders, in minor units; none means no limit.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub credit_limit: Option<i64>,
     /// Orders skip review and are confirmed at once (unless over credit).
     pub auto_confirm: Option<bool>,
@@ -200,6 +216,7 @@ pub struct CustomerInput {
 
 /// A customer, validated or stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Customer {
     /// Unique code.
     pub code: String,
@@ -273,21 +290,29 @@ impl CustomerInput {
 /// A partial update of a customer. `price_tier` and `credit_limit` may be set to `null`
 /// to remove them.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New name.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub name: Option<String>,
     /// Replaces all contacts.
     pub contacts: Option<Vec<Contact>>,
     /// Replaces all addresses.
     pub ship_to: Option<Vec<Address>>,
     /// New status.
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<CustomerStatus>"))]
     pub status: Option<String>,
     /// New price list; `null` removes it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub price_tier: Option<Option<String>>,
     /// New credit limit; `null` removes it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<i64>"))]
     pub credit_limit: Option<Option<i64>>,
     /// New auto-confirm flag.
     pub auto_confirm: Option<bool>,

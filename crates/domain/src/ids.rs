@@ -11,6 +11,7 @@ macro_rules! code_id {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -56,4 +57,24 @@ code_id!(
     /// The producer-chosen unique id of a stock movement; the idempotency key of the ledger.
     MovementId,
     128
+);
+code_id!(
+    /// A registered device (POS terminal or RFID reader), e.g. `POS-BJ01-1`.
+    DeviceId,
+    64
+);
+code_id!(
+    /// The terminal-chosen unique id of a POS sale or return; its idempotency key.
+    SaleId,
+    128
+);
+code_id!(
+    /// A cycle count, e.g. `CC-2026-0042` or a generated id.
+    CountId,
+    64
+);
+code_id!(
+    /// A transfer between two locations, e.g. `TR-0001` or a generated id.
+    TransferId,
+    64
 );

@@ -13,6 +13,7 @@ pub const MAX_UNIT_PRICE: i64 = 1_000_000_000_000;
 
 /// An ISO 4217 currency code: three upper-case ASCII letters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Currency(String);
 

@@ -31,6 +31,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, waiting for the order desk (or held for credit). Stock is reserved.
@@ -51,6 +52,7 @@ pub enum OrderStatus {
 
 /// Something done to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Accept at review.
@@ -196,6 +198,7 @@ pub enum OrderError {
 
 /// One short line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Shortage {
     /// The product.
     pub sku: String,
@@ -207,6 +210,7 @@ pub struct Shortage {
 
 /// A line whose expected price no longer holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceChange {
     /// The product.
     pub sku: String,
@@ -220,36 +224,51 @@ pub struct PriceChange {
 
 /// One requested line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Quantity in `unit`.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub qty: i64,
     /// The base unit when absent, or one of the product's pack units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// The price per `unit` the client showed; the order is refused if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub expected_unit_price: Option<i64>,
 }
 
 /// An order as submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     /// The customer's code.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub customer: String,
     /// The fulfilling location; the configured default warehouse when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Code<32>>")
+    )]
     pub location: Option<String>,
     /// What is ordered.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1, max = 200)))]
     pub lines: Vec<LineInput>,
     /// Where to deliver; the customer's first address when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<Address>,
     /// A note for the order desk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<1000>>")
+    )]
     pub note: Option<String>,
     /// When the customer wants it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,13 +424,19 @@ pub fn idempotency_key(value: &str) -> Result<String, FieldError> {
 
 /// A change to an open order; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderPatchInput {
     /// Replaces all lines; unchanged lines keep their price.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1, max = 200)))]
     pub lines: Option<Vec<LineInput>>,
     /// New delivery address.
     pub ship_to: Option<Address>,
     /// New note.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<1000>>")
+    )]
     pub note: Option<String>,
 }
 
@@ -454,19 +479,24 @@ impl OrderPatchInput {
 
 /// A quantity of one SKU, in base units, to ship or return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QtyInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Base units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub qty: i64,
 }
 
 /// A shipment as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShipInput {
     /// What leaves the warehouse, in base units.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1)))]
     pub lines: Vec<QtyInput>,
     /// The carrier, e.g. SF Express.
     pub carrier: Option<String>,
@@ -476,11 +506,14 @@ pub struct ShipInput {
 
 /// A return as submitted.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
     /// What comes back, in base units.
+    #[cfg_attr(feature = "schemars", schemars(length(min = 1)))]
     pub lines: Vec<QtyInput>,
     /// Why it comes back.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub reason: String,
 }
 
@@ -568,6 +601,7 @@ impl ReturnInput {
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct OrderLine {
     /// Position, from 1.
     pub line_no: i64,
@@ -599,6 +633,7 @@ pub struct OrderLine {
 
 /// One shipment of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Shipment {
     /// 1 for the first shipment of the order, and so on.
     pub shipment_no: i64,
@@ -614,6 +649,7 @@ pub struct Shipment {
 
 /// One entry of an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct TimelineEntry {
     /// When.
     pub at: DateTime<Utc>,
@@ -631,6 +667,7 @@ pub struct TimelineEntry {
 
 /// An order as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Order {
     /// Opaque unique id, used in URLs.
     pub id: String,
@@ -706,6 +743,9 @@ pub struct OrderFilter {
     pub sku: Option<Sku>,
     /// Text in the number or the note.
     pub q: Option<String>,
+    /// Only orders fulfilled at these locations (empty: all); how a caller bound to
+    /// locations sees orders.
+    pub within: Vec<LocationCode>,
 }
 
 #[cfg(test)]

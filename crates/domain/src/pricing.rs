@@ -15,6 +15,7 @@ use crate::validation::{self, Errors, FieldError, Validated};
 
 /// Where a resolved price came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PriceSource {
     /// A price agreed with this customer.
@@ -45,6 +46,7 @@ impl PriceSource {
 
 /// One price rule: from `min_qty` base units on, `unit_price` per base unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceRule {
     /// Customer-specific or tier.
     pub source: PriceSource,
@@ -68,6 +70,7 @@ impl PriceRule {
 
 /// A resolved price and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Resolved {
     /// Price per base unit, minor units.
     pub unit_price: i64,
@@ -103,13 +106,17 @@ pub fn resolve(list_price: i64, rules: &[PriceRule], qty: i64, on: NaiveDate) ->
 
 /// One entry of a price list or of a customer's prices, as submitted.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceEntryInput {
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Quantity break in base units; 1 when absent.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1_000_000_000)))]
     pub min_qty: Option<i64>,
     /// Price per base unit, minor units.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = crate::money::MAX_UNIT_PRICE)))]
     pub unit_price: i64,
     /// First day it applies (YYYY-MM-DD).
     pub valid_from: Option<NaiveDate>,
@@ -119,6 +126,7 @@ pub struct PriceEntryInput {
 
 /// A validated price entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceEntry {
     /// The product.
     pub sku: Sku,
@@ -207,11 +215,17 @@ pub fn validate_entries(entries: &[PriceEntryInput]) -> Validated<Vec<PriceEntry
 
 /// A price list (tier) as submitted: its name, currency and complete set of entries.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceListInput {
     /// Display name.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<200>"))]
     pub name: String,
     /// ISO 4217 currency of its prices; CNY when absent.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::CurrencyCode>")
+    )]
     pub currency: Option<String>,
     /// Every entry; replaces the previous ones.
     #[serde(default)]
@@ -220,6 +234,7 @@ pub struct PriceListInput {
 
 /// A price list, validated or stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PriceList {
     /// Unique code (the tier a customer names).
     pub code: String,

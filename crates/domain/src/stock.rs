@@ -21,6 +21,7 @@ pub const MAX_REASON: usize = 200;
 
 /// What happened to the stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// Goods arrived: on_hand += qty.
@@ -39,6 +40,13 @@ pub enum MovementKind {
     Release,
     /// An order shipped: on_hand -= qty and reserved -= qty. Orders only.
     Ship,
+    /// A transfer left this location: on_hand -= qty. Written by transfers only.
+    TransferOut,
+    /// A transfer arrived here: on_hand += qty received. Written by transfers only.
+    TransferIn,
+    /// An approved cycle count corrected on_hand by a signed qty (counted minus the book
+    /// figure when the SKU was counted). Written by counts only; applied even below zero.
+    CountCorrection,
 }
 
 impl MovementKind {
@@ -51,7 +59,7 @@ impl MovementKind {
         MovementKind::Count,
     ];
     /// Every kind, in a stable order.
-    pub const ALL: [MovementKind; 8] = [
+    pub const ALL: [MovementKind; 11] = [
         MovementKind::Receipt,
         MovementKind::Sale,
         MovementKind::Return,
@@ -60,6 +68,9 @@ impl MovementKind {
         MovementKind::Reserve,
         MovementKind::Release,
         MovementKind::Ship,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
+        MovementKind::CountCorrection,
     ];
 
     /// The kind's name as stored and shown.
@@ -73,6 +84,9 @@ impl MovementKind {
             MovementKind::Reserve => "reserve",
             MovementKind::Release => "release",
             MovementKind::Ship => "ship",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
+            MovementKind::CountCorrection => "count_correction",
         }
     }
 
@@ -96,7 +110,8 @@ impl MovementKind {
     }
 
     /// How a movement of this kind and quantity changes on_hand. (The order-flow kinds'
-    /// effect on `reserved` is applied by the order flow itself.)
+    /// effect on `reserved` is applied by the order flow itself; a transfer's effect on
+    /// `incoming` by the transfer flow.)
     pub fn effect(self, qty: i64) -> Effect {
         match self {
             MovementKind::Reserve | MovementKind::Release => Effect::Delta {
@@ -120,6 +135,18 @@ impl MovementKind {
                 may_go_negative: true,
             },
             MovementKind::Count => Effect::SetTo(qty),
+            MovementKind::TransferOut => Effect::Delta {
+                on_hand: -qty,
+                may_go_negative: false,
+            },
+            MovementKind::TransferIn => Effect::Delta {
+                on_hand: qty,
+                may_go_negative: false,
+            },
+            MovementKind::CountCorrection => Effect::Delta {
+                on_hand: qty,
+                may_go_negative: true,
+            },
         }
     }
 }
@@ -156,19 +183,32 @@ impl Effect {
 
 /// A movement as submitted by a producer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MovementInput {
     /// The producer's unique id for this movement.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<128>"))]
     pub id: String,
     /// The product.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<64>"))]
     pub sku: String,
     /// Where the stock is.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Code<32>"))]
     pub location: String,
     /// receipt, sale, return, adjustment or count.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "crate::schema::ExternalMovementKind")
+    )]
     pub kind: String,
     /// Base units: positive; signed and non-zero for an adjustment; zero or more for a count.
+    #[cfg_attr(feature = "schemars", schemars(range(min = -1_000_000_000, max = 1_000_000_000)))]
     pub qty: i64,
     /// Why; required for an adjustment.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<crate::schema::Text<200>>")
+    )]
     pub reason: Option<String>,
     /// When it happened (RFC 3339); defaults to when it is recorded.
     pub occurred_at: Option<DateTime<Utc>>,
@@ -296,6 +336,7 @@ pub fn validate_batch(inputs: &[MovementInput], now: DateTime<Utc>) -> Validated
 
 /// Stock figures of one SKU at one location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Level {
     /// The product.
     pub sku: Sku,
@@ -330,6 +371,7 @@ impl Level {
 
 /// One row of the ledger: a movement as applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Movement {
     /// Position in the ledger; increases with every applied movement.
     pub seq: i64,
@@ -366,6 +408,7 @@ impl Movement {
 
 /// What became of one submitted movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Applied now.
@@ -381,6 +424,7 @@ pub enum Outcome {
 
 /// The figures of an applied movement, returned again for a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Applied {
     /// Ledger position.
     pub seq: i64,
@@ -393,6 +437,7 @@ pub struct Applied {
 
 /// Why a movement was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Rejection {
     /// Stable machine code: `insufficient_stock`, `id_reused`.
     pub code: &'static str,

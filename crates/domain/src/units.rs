@@ -12,12 +12,19 @@ pub const MAX_PACKS: usize = 10;
 
 /// A pack unit and how many base units it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pack {
     /// The pack's name, e.g. 箱, case, carton.
+    #[cfg_attr(feature = "schemars", schemars(with = "crate::schema::Text<16>"))]
     pub unit: String,
     /// Base units per pack, 2 or more.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 2, max = 1_000_000)))]
     pub factor: i64,
+    /// The GTIN printed on the pack (normalised to 14 digits), so that scanning a case at
+    /// a till or in a count means `factor` base units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
 }
 
 /// How a product may be ordered: its base unit, packs, minimum and multiple.
@@ -89,7 +96,7 @@ impl OrderRules<'_> {
 }
 
 /// Validates pack units (`packs[i]`): names unique and different from the base unit,
-/// factors 2..=10,000.
+/// factors 2..=10,000, GTINs valid (normalised to 14 digits) and not repeated.
 pub fn validate_packs(base_unit: &str, packs: &[Pack]) -> Validated<Vec<Pack>> {
     let mut errors = Errors::default();
     if packs.len() > MAX_PACKS {
@@ -123,9 +130,23 @@ pub fn validate_packs(base_unit: &str, packs: &[Pack]) -> Validated<Vec<Pack>> {
                 "a pack holds 2 to 10,000 base units",
             ));
         }
+        let gtin = match &p.gtin {
+            Some(g) => errors.take(crate::gtin::normalize(&format!("{field}.gtin"), g)),
+            None => None,
+        };
+        if let Some(g) = &gtin
+            && out.iter().any(|o| o.gtin.as_ref() == Some(g))
+        {
+            errors.push(FieldError::new(
+                format!("{field}.gtin"),
+                "duplicate",
+                format!("GTIN {g} is listed twice"),
+            ));
+        }
         out.push(Pack {
             unit,
             factor: p.factor,
+            gtin,
         });
     }
     errors.finish(|| Some(out))
@@ -163,6 +184,7 @@ mod tests {
         let packs = [Pack {
             unit: "箱".into(),
             factor: 12,
+            gtin: None,
         }];
         let r = rules(&packs, 6, 6);
         assert_eq!(r.to_base(2, Some("箱")).unwrap(), ("箱".to_owned(), 12, 24));
@@ -182,14 +204,17 @@ mod tests {
             Pack {
                 unit: "箱".into(),
                 factor: 12,
+                gtin: None,
             },
             Pack {
                 unit: "箱".into(),
                 factor: 1,
+                gtin: None,
             },
             Pack {
                 unit: "件".into(),
                 factor: 4,
+                gtin: Some("6901234567893".into()),
             },
         ];
         let fields: Vec<_> = validate_packs("件", &packs)
@@ -197,7 +222,7 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect();
-        assert_eq!(fields, ["[1].unit", "[1].factor", "[2].unit"]);
+        assert_eq!(fields, ["[1].unit", "[1].factor", "[2].unit", "[2].gtin"]);
     }
 
     proptest! {
@@ -205,7 +230,7 @@ mod tests {
         fn base_quantity_is_qty_times_factor_and_always_meets_the_rules(
             qty in 1i64..100_000, factor in 2i64..100, min in 1i64..50, multiple in 1i64..13, in_pack: bool
         ) {
-            let packs = [Pack { unit: "箱".into(), factor }];
+            let packs = [Pack { unit: "箱".into(), factor, gtin: None }];
             let r = rules(&packs, min, multiple);
             let unit = in_pack.then_some("箱");
             let expected_factor = if in_pack { factor } else { 1 };

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// One reason why one field of an input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FieldError {
     /// Path of the field in the input, e.g. `lines[2].qty` or `gtins[0]`.
     pub field: String,

@@ -14,6 +14,7 @@ use crate::lint::lint;
 /// Public description of one Application Identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct AiInfo {
     /// The AI digits, e.g. `"3103"`.
     pub ai: String,

@@ -18,6 +18,7 @@ pub const GS: char = '\u{1d}';
 /// One AI and its value, e.g. `("17", "201225")`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Element {
     /// The Application Identifier digits.
     pub ai: String,

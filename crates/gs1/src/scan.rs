@@ -14,7 +14,9 @@ use crate::variable::{VariableMeasure, VariableMeasureLayout, decode_variable_me
 /// What kind of code was scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg_attr(feature = "schemars", schemars(rename = "ScanKind"))]
 pub enum Kind {
     /// A plain GTIN-8/12/13/14 (EAN/UPC/ITF-14 or bare digits).
     Gtin,
@@ -27,6 +29,7 @@ pub enum Kind {
 /// The symbology the scanner reported via its `]xy` identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Symbology {
     /// `]C1`
@@ -50,6 +53,7 @@ pub enum Symbology {
 /// The result of [`parse_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Scan {
     /// What was scanned.
     pub kind: Kind,
@@ -213,6 +217,7 @@ fn element_scan(elements: Vec<Element>, opts: &ParseOptions) -> Result<Scan> {
 /// Machine-readable error for JSON output: `{"code","message"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ErrorInfo {
     /// [`Error::code`].
     pub code: String,
@@ -234,6 +239,7 @@ impl From<&Error> for ErrorInfo {
 /// the HTTP API cannot drift apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ScanReport {
     /// `true` if the code parsed.
     pub valid: bool,

@@ -14,6 +14,7 @@ use crate::gtin::verify_check_digit;
 /// What the value field of a variable-measure code holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum MeasureKind {
     /// Net weight in grams.
@@ -25,6 +26,7 @@ pub enum MeasureKind {
 /// A digit field inside the 13-digit code: 0-based start index and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Field {
     /// 0-based index of the first digit within the 13 digits.
     pub start: usize,
@@ -41,6 +43,7 @@ impl Field {
 /// Describes how a store's scales lay out a 13-digit variable-measure code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VariableMeasureLayout {
     /// Leading digit strings this layout applies to, e.g. `["20", ..., "29"]`
     /// or `["28"]`. The first matching layout wins.
@@ -130,6 +133,7 @@ impl VariableMeasureLayout {
 /// The decoded content of a variable-measure code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VariableMeasure {
     /// The item code (PLU) digits.
     pub item_code: String,

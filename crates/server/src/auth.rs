@@ -11,7 +11,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use domain::auth::{Grant, Principal};
+use domain::auth::{Action, Denied, Grant, Principal, Reach, Target, Visible};
+use domain::ids::LocationCode;
+use domain::order::Order;
 use sha2::{Digest, Sha256};
 use store::{NewToken, TokenInfo};
 
@@ -101,6 +103,18 @@ impl TokenCache {
         Ok(found)
     }
 
+    /// Forgets every cached token, so a revocation on this node takes effect at once (other
+    /// nodes notice within [`TOKEN_TTL`]).
+    pub fn forget_all(&self) {
+        self.lock().clear();
+    }
+
+    /// Forgets a token at once (it was just revoked), so this node stops accepting it
+    /// without waiting for [`TOKEN_TTL`]; other nodes still may until then.
+    pub fn forget(&self, token_id: i64) {
+        self.lock().retain(|_, (info, _)| info.token_id != token_id);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (TokenInfo, Instant)>> {
         self.entries
             .lock()
@@ -109,13 +123,77 @@ impl TokenCache {
 }
 
 /// The caller, authenticated by `Authorization: Bearer <token>`.
+///
+/// Handlers ask it what the caller may do; every answer comes from the permission table
+/// in [`domain::auth::permission`]. A refusal is a 403 naming the action or the location,
+/// except that another customer's resource answers 404, as if it did not exist.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The caller may do `action` somewhere (a list is then narrowed with [`Self::visible`]).
+    pub fn may(&self, action: Action) -> Result<(), AppError> {
+        self.0.reach(action).map(drop).map_err(AppError::from)
+    }
+
+    /// The caller may do `action` everywhere, not only at its locations or for its customer.
+    pub fn everywhere(&self, action: Action) -> Result<(), AppError> {
+        match self.0.reach(action)? {
+            Reach::All => Ok(()),
+            _ => Err(AppError::Forbidden(Denied::Action {
+                role: self.0.grant.role,
+                action,
+            })),
+        }
+    }
+
+    /// The caller may do `action` at `location`.
+    pub fn at(&self, action: Action, location: &LocationCode) -> Result<(), AppError> {
+        Ok(self.0.check(action, Target::Location(location))?)
+    }
+
+    /// The caller may do `action` on `customer`'s resources; another customer's are not
+    /// found (`what` names the resource in the 404).
+    pub fn for_customer(&self, action: Action, customer: &str, what: &str) -> Result<(), AppError> {
+        self.0
+            .check(action, Target::Customer(customer))
+            .map_err(|denied| hide_other_customer(denied, what))
+    }
+
+    /// The caller may do `action` on `order`.
+    pub fn on_order(&self, action: Action, order: &Order) -> Result<(), AppError> {
+        self.0
+            .check(
+                action,
+                Target::Order {
+                    customer: &order.customer,
+                    location: &order.location,
+                },
+            )
+            .map_err(|denied| hide_other_customer(denied, &format!("order {}", order.id)))
+    }
+
+    /// What of a list the caller may see.
+    pub fn visible(&self, action: Action) -> Result<Visible<'_>, AppError> {
+        Ok(self.0.visible(action)?)
+    }
+}
+
+fn hide_other_customer(denied: Denied, what: &str) -> AppError {
+    match denied {
+        Denied::Customer => AppError::NotFound(format!("{what} not found")),
+        other => AppError::Forbidden(other),
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        // Already authenticated by the route's guard (`openapi::Routes::op`).
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let secret = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -130,7 +208,12 @@ impl FromRequestParts<AppState> for Caller {
             .lookup(state.store.as_ref(), &hash_token(secret))
             .await?
             .ok_or(AppError::Unauthorized)?;
-        Ok(Caller(token.principal()))
+        state.limits.take(token.token_id)?;
+        let principal = token.principal();
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set(&principal);
+        }
+        Ok(Caller(principal))
     }
 }
 

@@ -64,6 +64,7 @@ pub async fn seed(store: &dyn Store) -> Result<bool, StoreError> {
                 vec![domain::units::Pack {
                     unit: "箱".into(),
                     factor: 12,
+                    gtin: None,
                 }]
             }),
             min_order_qty: None,

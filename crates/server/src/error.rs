@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::order::OrderError;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
 use store::StoreError;
@@ -30,6 +31,15 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// No valid bearer token.
     Unauthorized,
+    /// The caller may not do this (its role, scopes or locations do not allow it).
+    Forbidden(domain::auth::Denied),
+    /// Too many requests (or failed logins); retry after this many seconds.
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+        /// What was limited.
+        detail: String,
+    },
     /// The thing asked for does not exist.
     NotFound(String),
     /// The route exists but not with this method.
@@ -75,6 +85,8 @@ impl AppError {
             AppError::Malformed { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::PreconditionRequired => {
@@ -122,6 +134,12 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<domain::auth::Denied> for AppError {
+    fn from(denied: domain::auth::Denied) -> Self {
+        AppError::Forbidden(denied)
+    }
+}
+
 impl From<FieldError> for AppError {
     fn from(error: FieldError) -> Self {
         AppError::Validation(vec![error])
@@ -134,20 +152,59 @@ impl From<Vec<FieldError>> for AppError {
     }
 }
 
-/// The problem+json body.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The problem+json body (RFC 9457).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Problem<'a> {
+    /// `urn:stockbook:problem:<code>`.
     #[serde(rename = "type")]
     kind: String,
+    /// The HTTP reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// A message for people; for one invalid field, `field: message`.
     detail: String,
+    /// The stable code to branch on, e.g. `validation_failed`, `insufficient_stock`.
     code: &'a str,
+    /// Only on `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
     /// Members particular to the problem (`shortages`, `prices`, `current_version`, …).
     #[serde(flatten)]
+    #[schemars(with = "ProblemMembers")]
     extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The members a problem may carry besides the standard ones, as the OpenAPI document shows
+/// them: the order members that [`order_members`] adds, and `request_id`, which
+/// [`crate::hardening`] adds to every problem.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "only describes members that are built as JSON")]
+struct ProblemMembers {
+    /// The id of the request, to quote to an operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// `insufficient_stock`: one entry per short line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shortages: Option<Vec<domain::order::Shortage>>,
+    /// `price_changed`: the current prices of the lines whose expected price failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prices: Option<Vec<domain::order::PriceChange>>,
+    /// `invalid_transition`: the order's status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_status: Option<domain::order::OrderStatus>,
+    /// `invalid_transition`: what was attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<domain::order::Action>,
+    /// `version_mismatch`: the order's version now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<i64>,
+    /// `credit_limit_exceeded`: the customer's credit limit, minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credit_limit: Option<i64>,
+    /// `credit_limit_exceeded`: open order value including this order, minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_order_value: Option<i64>,
 }
 
 /// The data an order refusal carries, as problem members.
@@ -170,11 +227,29 @@ fn order_members(e: &OrderError) -> serde_json::Map<String, serde_json::Value> {
     }
 }
 
+/// What a refusal names: the action, and the location it was refused at.
+fn denied_members(denied: &domain::auth::Denied) -> serde_json::Map<String, serde_json::Value> {
+    use domain::auth::Denied;
+    let mut map = serde_json::Map::new();
+    match denied {
+        Denied::Action { role, action } => {
+            map.insert("role".into(), json!(role));
+            map.insert("action".into(), json!(action));
+        }
+        Denied::Location { location } => {
+            map.insert("location".into(), json!(location));
+        }
+        Denied::Customer => {}
+    }
+    map
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let detail = match &self {
             AppError::Malformed { detail, .. }
+            | AppError::TooManyRequests { detail, .. }
             | AppError::NotFound(detail)
             | AppError::Conflict { detail, .. } => detail.clone(),
             AppError::Validation(errors) => match errors.as_slice() {
@@ -182,6 +257,7 @@ impl IntoResponse for AppError {
                 many => format!("{} fields are invalid", many.len()),
             },
             AppError::Unauthorized => "a valid bearer token is required".to_owned(),
+            AppError::Forbidden(denied) => denied.to_string(),
             AppError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             AppError::PreconditionRequired => "send the order's version in If-Match".to_owned(),
             AppError::Order(e) => e.to_string(),
@@ -207,6 +283,7 @@ impl IntoResponse for AppError {
             errors,
             extra: match &self {
                 AppError::Order(e) => order_members(e),
+                AppError::Forbidden(denied) => denied_members(denied),
                 _ => serde_json::Map::new(),
             },
         };
@@ -215,6 +292,11 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let AppError::TooManyRequests { retry_after, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if matches!(self, AppError::Unauthorized) {
             response
                 .headers_mut()

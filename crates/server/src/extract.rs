@@ -125,11 +125,19 @@ fn classify(path: &str, message: &str) -> (String, &'static str) {
         };
         // serde_json reads an integer too large for i64 as a float: report it as out of range,
         // and keep wrong_type for real fractions and other types.
-        let huge = message
-            .strip_prefix("invalid type: floating point `")
-            .and_then(|rest| rest.split('`').next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .is_some_and(|n| n.abs() >= 9.2e18);
+        let expects_integer = message.rsplit(", expected ").next().is_some_and(|e| {
+            [
+                "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer",
+            ]
+            .iter()
+            .any(|t| e.contains(t))
+        });
+        let huge = expects_integer
+            && message
+                .strip_prefix("invalid type: floating point `")
+                .and_then(|rest| rest.split('`').next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .is_some_and(|n| n.abs() >= 9.2e18);
         let code = if huge {
             "out_of_range"
         } else if message.starts_with("invalid type") {
@@ -151,22 +159,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let (field, code) = classify(&path, &message);
-                AppError::field(
-                    if field.is_empty() { "query" } else { &field },
-                    code,
-                    message,
-                )
-            })
+        parse_query(parts.uri.query().unwrap_or_default()).map(Query)
     }
 }
+
+/// Deserialises a query string, with errors naming the parameter (or `query` as a whole).
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let (field, code) = classify(&path, &message);
+        AppError::field(
+            if field.is_empty() { "query" } else { &field },
+            code,
+            message,
+        )
+    })
+}
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -218,5 +231,7 @@ mod tests {
             ("lines[0].qty".into(), "wrong_type")
         );
         assert_eq!(field_of(r#"{"lines":["#), (String::new(), "malformed_json"));
+        // A huge number where an object belongs is of the wrong type, not out of range.
+        assert_eq!(field_of("-4.8e19"), (String::new(), "wrong_type"));
     }
 }

@@ -6,15 +6,22 @@
 //! shape the answer; every failure becomes a problem+json response in [`error`].
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod floor;
 pub mod hardening;
 pub mod hub;
 pub mod ids;
+pub mod limits;
+pub mod login;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +49,16 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Per-token request budgets (unlimited unless set).
+    pub limits: Arc<limits::RateLimiter>,
+    /// Browser origins allowed to call the API (none unless set).
+    pub cors: Arc<limits::Cors>,
+    /// This process's broker relays and inbound consumers.
+    pub sinks: Arc<sync::Sinks>,
+    /// The webhook sender, shared by the delivery worker and manual redeliveries.
+    pub webhooks: Arc<sync::webhooks::Webhooks>,
+    /// Settings of the shop-floor routes (RFID window, scale label layouts).
+    pub floor: Arc<floor::FloorConfig>,
 }
 
 impl AppState {
@@ -54,19 +71,44 @@ impl AppState {
             events,
             tokens: Arc::default(),
             metrics: Arc::default(),
+            limits: Arc::default(),
+            cors: Arc::default(),
+            sinks: Arc::default(),
+            webhooks: Arc::default(),
+            floor: Arc::default(),
         }
+    }
+
+    /// Limits each token to `per_second` requests a second (0: unlimited).
+    #[must_use]
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        self.limits = Arc::new(limits::RateLimiter::new(per_second));
+        self
+    }
+
+    /// Lets browsers on these origins call the API (`*`: any).
+    #[must_use]
+    pub fn with_cors(mut self, origins: Vec<String>) -> Self {
+        self.cors = Arc::new(limits::Cors::new(origins));
+        self
     }
 }
 
 /// The complete application: API routes, body limit, request logging.
 pub fn build_app(state: AppState) -> Router {
     Router::new()
-        .merge(api::router())
+        .merge(api::routes().into_router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::observe,
         ))
-        .route("/metrics", axum::routing::get(metrics::expose))
+        // Not observed: scrapes would fill the request metrics with themselves.
+        .merge(
+            openapi::Routes::new()
+                .op("getMetrics", metrics::expose)
+                .into_router(),
+        )
         .fallback(error::not_found_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -74,6 +116,7 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             poke_after_writes,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::cors))
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(hardening::protect))
         .with_state(state)

@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of what an operator watches — request
 //! latency per route, orders placed and refused by reason, movement outcomes, the event
-//! log's head and the live stream's subscribers.
+//! log's head, the live stream's subscribers, and webhook deliveries.
 //!
 //! Hand-rolled (a few atomics and a mutex-guarded map) to keep the dependency tree lean;
 //! the numbers are per process, as Prometheus expects of a scrape target.
@@ -50,6 +50,11 @@ pub struct Metrics {
     orders_refused: Mutex<BTreeMap<&'static str, u64>>,
     movements: Mutex<BTreeMap<&'static str, u64>>,
     sse_subscribers: AtomicI64,
+    audit_failures: AtomicU64,
+    webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    webhooks_disabled: AtomicU64,
+    webhook_positions: Mutex<BTreeMap<i64, i64>>,
+    edge: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,6 +69,11 @@ impl Metrics {
             .entry((method.to_owned(), route.to_owned(), status))
             .or_default()
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts an audit entry that could not be written.
+    pub fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a placed order.
@@ -84,6 +94,96 @@ impl Metrics {
     /// A live-stream subscriber came (+1) or went (-1).
     pub fn sse(&self, delta: i64) {
         self.sse_subscribers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Counts a webhook delivery attempt by the worker, delivered (2xx) or failed.
+    pub fn webhook_attempt(&self, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        *lock(&self.webhook_attempts).entry(result).or_default() += 1;
+    }
+
+    /// Counts a subscription disabled after sustained failure.
+    pub fn webhook_disabled(&self) {
+        self.webhooks_disabled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The delivery position of a subscription this process serves (`None`: no longer
+    /// served here), for its lag behind the log.
+    pub fn webhook_position(&self, webhook: i64, delivered_seq: Option<i64>) {
+        let mut positions = lock(&self.webhook_positions);
+        match delivered_seq {
+            Some(seq) => {
+                positions.insert(webhook, seq);
+            }
+            None => {
+                positions.remove(&webhook);
+            }
+        }
+    }
+
+    /// Counts what an edge node's sync did: `stockbook_edge_<name>_total{<label>}`; the
+    /// label is `outcome` for pushes, `stream` for pulls, `what` for mirrored figures.
+    pub fn edge(&self, name: &'static str, label: &'static str, n: u64) {
+        *lock(&self.edge).entry((name, label)).or_default() += n;
+    }
+
+    /// The edge node's series: its sync counters, and its state as `state` says it now.
+    pub fn render_edge(
+        &self,
+        state: &store::edge::EdgeState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let mut out = String::new();
+        let gauges = [
+            (
+                "online",
+                "1 while HQ answers this edge node.",
+                i64::from(state.sync.online),
+            ),
+            (
+                "pending_movements",
+                "The node's own movements HQ has not acknowledged.",
+                state.pending_movements,
+            ),
+            (
+                "lag_seconds",
+                "Seconds since the node and HQ were last known to agree (0 while in sync).",
+                state.lag_seconds(now),
+            ),
+            (
+                "last_pull_seq",
+                "The last HQ event seq this node applied.",
+                state.sync.stock_seq.max(state.sync.catalog_seq),
+            ),
+            (
+                "refused_movements",
+                "Movements HQ refused, taken back locally.",
+                state.sync.refused,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP stockbook_edge_{name} {help}");
+            let _ = writeln!(out, "# TYPE stockbook_edge_{name} gauge");
+            let _ = writeln!(out, "stockbook_edge_{name} {value}");
+        }
+        let mut last = "";
+        for ((name, label), n) in lock(&self.edge).iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE stockbook_edge_{name}_total counter");
+                last = name;
+            }
+            let kind = match *name {
+                "pushed" => "outcome",
+                "pulled" => "stream",
+                _ => "what",
+            };
+            if label.is_empty() {
+                let _ = writeln!(out, "stockbook_edge_{name}_total {n}");
+            } else {
+                let _ = writeln!(out, "stockbook_edge_{name}_total{{{kind}=\"{label}\"}} {n}");
+            }
+        }
+        out
     }
 
     /// The exposition text.
@@ -133,6 +233,16 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP stockbook_audit_failures_total Audit entries that could not be written."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_audit_failures_total counter");
+        let _ = writeln!(
+            out,
+            "stockbook_audit_failures_total {}",
+            self.audit_failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
             "# HELP stockbook_orders_refused_total Orders refused, by reason."
         );
         let _ = writeln!(out, "# TYPE stockbook_orders_refused_total counter");
@@ -166,7 +276,46 @@ impl Metrics {
             "stockbook_sse_subscribers {}",
             self.sse_subscribers.load(Ordering::Relaxed)
         );
+        self.render_webhooks(&mut out, event_head);
         out
+    }
+
+    fn render_webhooks(&self, out: &mut String, event_head: i64) {
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhook_attempts_total Webhook delivery attempts by this process, by result (failed counts every failed attempt)."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhook_attempts_total counter");
+        let attempts = lock(&self.webhook_attempts);
+        for result in ["delivered", "failed"] {
+            let n = attempts.get(result).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "stockbook_webhook_attempts_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhooks_disabled_total Subscriptions this process disabled after sustained failure."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhooks_disabled_total counter");
+        let _ = writeln!(
+            out,
+            "stockbook_webhooks_disabled_total {}",
+            self.webhooks_disabled.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stockbook_webhook_lag_events Events in the log after a subscription's delivery position (subscriptions this process delivers)."
+        );
+        let _ = writeln!(out, "# TYPE stockbook_webhook_lag_events gauge");
+        for (webhook, seq) in lock(&self.webhook_positions).iter() {
+            let _ = writeln!(
+                out,
+                "stockbook_webhook_lag_events{{webhook=\"{webhook}\"}} {}",
+                (event_head - seq).max(0)
+            );
+        }
     }
 }
 
@@ -191,11 +340,12 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 /// `GET /metrics` (no token: scrape it from the internal network only).
 pub async fn expose(State(state): State<AppState>) -> Response {
     let head = state.store.event_head().await.unwrap_or(-1);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(head),
-    )
-        .into_response()
+    let mut text = state.metrics.render(head);
+    crate::sync::render_metrics(&state, &mut text).await;
+    if let Ok(Some(edge)) = state.store.edge_state().await {
+        text.push_str(&state.metrics.render_edge(&edge, chrono::Utc::now()));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[cfg(test)]
@@ -225,5 +375,21 @@ mod tests {
         assert!(text.contains(r#"stockbook_orders_refused_total{reason="insufficient_stock"} 1"#));
         assert!(text.contains(r#"stockbook_movements_total{status="applied"} 5"#));
         assert!(text.contains("stockbook_event_log_head 7"));
+    }
+
+    #[test]
+    fn webhook_attempts_and_lag_are_rendered() {
+        let m = Metrics::default();
+        m.webhook_attempt(true);
+        m.webhook_attempt(false);
+        m.webhook_attempt(false);
+        m.webhook_position(3, Some(5));
+        m.webhook_position(4, Some(1));
+        m.webhook_position(4, None);
+        let text = m.render(9);
+        assert!(text.contains(r#"stockbook_webhook_attempts_total{result="delivered"} 1"#));
+        assert!(text.contains(r#"stockbook_webhook_attempts_total{result="failed"} 2"#));
+        assert!(text.contains(r#"stockbook_webhook_lag_events{webhook="3"} 4"#));
+        assert!(!text.contains(r#"webhook="4""#), "{text}");
     }
 }

@@ -4,6 +4,7 @@
 //! A cursor is the key of the last item of a page, hex-encoded so that clients treat it as
 //! opaque and so that any text a client sends back is checked before it reaches the store.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -14,10 +15,11 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
 /// The paging part of a list query.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// Items per page, 1..=500.
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     pub limit: Option<String>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
@@ -46,7 +48,8 @@ impl PageQuery {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -95,7 +98,8 @@ fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let out: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    if out.len() == parts {
+    // A key part never holds a control character; PostgreSQL refuses NUL in text outright.
+    if out.len() == parts && !out.iter().any(|p| p.chars().any(char::is_control)) {
         Ok(out)
     } else {
         Err(bad())
@@ -114,7 +118,13 @@ mod tests {
             cursor: Some(encode(&key)),
         };
         assert_eq!(q.cursor(2).unwrap(), Some(key));
-        for bad in ["zz", "abc", "é1", "00"] {
+        for bad in [
+            "zz",
+            "abc",
+            "é1",
+            "00",
+            &encode(&["a\u{0}".to_owned(), "b".to_owned()]),
+        ] {
             let q = PageQuery {
                 limit: None,
                 cursor: Some(bad.to_owned()),

@@ -284,15 +284,37 @@ where
 
     async fn put_packs(tx: &mut Transaction<'static, DB>, p: &Product) -> Result<(), TxError> {
         for (position, pack) in p.packs.iter().enumerate() {
+            if let Some(gtin) = &pack.gtin {
+                Self::gtin_free(tx, gtin).await?;
+            }
             sqlx::query(
-                "INSERT INTO product_packs (sku, unit, factor, position) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO product_packs (sku, unit, factor, position, gtin) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(p.sku.as_str())
             .bind(pack.unit.as_str())
             .bind(pack.factor)
             .bind(position as i64)
+            .bind(pack.gtin.as_deref())
             .execute(&mut **tx)
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a GTIN that already names a product or a pack: one GTIN, one thing to sell.
+    async fn gtin_free(tx: &mut Transaction<'static, DB>, gtin: &str) -> Result<(), TxError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM product_gtins WHERE gtin = $1) + (SELECT COUNT(*) FROM product_packs WHERE gtin = $1)",
+        )
+        .bind(gtin)
+        .fetch_one(&mut **tx)
+        .await?;
+        if n > 0 {
+            return Err(StoreError::conflict(
+                "gtin_taken",
+                format!("GTIN {gtin} belongs to another product or pack"),
+            )
+            .into());
         }
         Ok(())
     }
@@ -325,15 +347,17 @@ where
         let mut out: HashMap<String, Vec<Pack>> = HashMap::new();
         for chunk in skus.chunks(500) {
             let sql = format!(
-                "SELECT sku, unit, factor FROM product_packs WHERE sku IN ({}) ORDER BY sku, position",
+                "SELECT sku, unit, factor, gtin FROM product_packs WHERE sku IN ({}) ORDER BY sku, position",
                 crate::core::placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query_as::<DB, (String, String, i64)>(&sql);
+            let mut query = sqlx::query_as::<DB, (String, String, i64, Option<String>)>(&sql);
             for sku in chunk {
                 query = query.bind(*sku);
             }
-            for (sku, unit, factor) in query.fetch_all(&mut **tx).await? {
-                out.entry(sku).or_default().push(Pack { unit, factor });
+            for (sku, unit, factor, gtin) in query.fetch_all(&mut **tx).await? {
+                out.entry(sku)
+                    .or_default()
+                    .push(Pack { unit, factor, gtin });
             }
         }
         Ok(out)
@@ -345,6 +369,7 @@ where
         gtins: &[String],
     ) -> Result<(), TxError> {
         for (position, gtin) in gtins.iter().enumerate() {
+            Self::gtin_free_of_packs(tx, gtin).await?;
             let inserted = sqlx::query("INSERT INTO product_gtins (gtin, sku, position) VALUES ($1, $2, $3) ON CONFLICT (gtin) DO NOTHING")
                 .bind(gtin.as_str())
                 .bind(sku.as_str())
@@ -358,6 +383,25 @@ where
                 )
                 .into());
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a product GTIN that names a pack.
+    async fn gtin_free_of_packs(
+        tx: &mut Transaction<'static, DB>,
+        gtin: &str,
+    ) -> Result<(), TxError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM product_packs WHERE gtin = $1")
+            .bind(gtin)
+            .fetch_one(&mut **tx)
+            .await?;
+        if n > 0 {
+            return Err(StoreError::conflict(
+                "gtin_taken",
+                format!("GTIN {gtin} belongs to a pack of another product"),
+            )
+            .into());
         }
         Ok(())
     }

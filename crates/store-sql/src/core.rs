@@ -17,6 +17,9 @@ pub trait Dialect: Database + Sized {
     /// Suffix that locks selected rows until commit (`FOR UPDATE`), or empty where the
     /// database serialises writers anyway (SQLite).
     const LOCK_ROWS: &'static str;
+    /// An SQL expression for the database's clock in milliseconds since the epoch, so
+    /// leases held by different nodes are judged by one clock.
+    const NOW_MILLIS: &'static str;
 
     /// Starts a transaction that will write. SQLite takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.

@@ -69,6 +69,11 @@ where
         if events.is_empty() {
             return Ok(());
         }
+        // Stock alerts belong to the transaction whose movements cross a threshold; they
+        // are decided before the log lock is taken, to keep the locked tail short.
+        let mut events = events;
+        let alerts = Self::stock_alerts(tx, &events, at).await?;
+        events.extend(alerts);
         DB::lock_event_log(tx).await?;
         // Multi-row inserts: one statement per 100 events keeps the locked tail short.
         let mut events = events.into_iter().peekable();
@@ -138,21 +143,33 @@ where
         limit: i64,
     ) -> Result<Vec<Event>, StoreError> {
         let types = (!filter.types.is_empty()).then(|| filter.types.join(","));
+        let within = if filter.within.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND (location IN ({}) OR (location IS NULL AND customer IS NULL \
+                  AND (type LIKE 'product.%' OR type LIKE 'location.%')))",
+                crate::core::placeholders(7, filter.within.len())
+            )
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 \
+               AND ($2 IS NULL OR (',' || $2 || ',') LIKE ('%,' || type || ',%')) \
+               AND ($3 IS NULL OR location = $3) AND ($4 IS NULL OR sku = $4) AND ($5 IS NULL OR customer = $5) \
+               {within} ORDER BY seq LIMIT $6"
+        );
         let rows: Vec<EventRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 \
-                   AND ($2 IS NULL OR (',' || $2 || ',') LIKE ('%,' || type || ',%')) \
-                   AND ($3 IS NULL OR location = $3) AND ($4 IS NULL OR sku = $4) AND ($5 IS NULL OR customer = $5) \
-                 ORDER BY seq LIMIT $6"
-            ))
-            .bind(after)
-            .bind(types.as_deref())
-            .bind(filter.location.as_deref())
-            .bind(filter.sku.as_deref())
-            .bind(filter.customer.as_deref())
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await?)
+            let mut query = sqlx::query_as(&sql)
+                .bind(after)
+                .bind(types.as_deref())
+                .bind(filter.location.as_deref())
+                .bind(filter.sku.as_deref())
+                .bind(filter.customer.as_deref())
+                .bind(limit);
+            for location in &filter.within {
+                query = query.bind(location.as_str());
+            }
+            Ok(query.fetch_all(&self.reader).await?)
         })
         .await?;
         rows.into_iter().map(Event::try_from).collect()

@@ -9,19 +9,24 @@
 //! `ON CONFLICT`, `RETURNING`); the migrations are per database. See
 //! `docs/decisions/0001-two-databases-one-core.md`.
 
+mod alerts;
 mod auth;
 mod catalog;
 mod core;
 mod customers;
+mod edge;
 mod events;
 mod ops;
 mod orders;
 pub mod postgres;
+mod retail;
 mod rows;
+mod sinks;
 pub mod sqlite;
 mod stock;
 mod store_impl;
 pub mod testing;
+mod webhooks;
 
 use std::sync::Arc;
 

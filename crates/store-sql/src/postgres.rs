@@ -20,6 +20,8 @@ pub type PgStore = Core<Postgres>;
 impl Dialect for Postgres {
     const BACKEND: &'static str = "postgres";
     const LOCK_ROWS: &'static str = " FOR UPDATE";
+    // clock_timestamp(), not now(): the time of the statement, not of the transaction start.
+    const NOW_MILLIS: &'static str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin().await
@@ -50,6 +52,8 @@ impl Dialect for Postgres {
             ("users", "user_id"),
             ("price_rules", "price_rule_id"),
             ("events", "seq"),
+            ("alerts", "alert_id"),
+            ("webhooks", "webhook_id"),
         ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"

@@ -20,6 +20,7 @@ pub type SqliteStore = Core<Sqlite>;
 impl Dialect for Sqlite {
     const BACKEND: &'static str = "sqlite";
     const LOCK_ROWS: &'static str = "";
+    const NOW_MILLIS: &'static str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await

@@ -162,7 +162,7 @@ where
         Ok(found)
     }
 
-    async fn apply_one(
+    pub(crate) async fn apply_one(
         tx: &mut Transaction<'static, DB>,
         m: &NewMovement,
         recorded_at: DateTime<Utc>,
@@ -338,7 +338,7 @@ where
 
     /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,
     /// and returns its on_hand and reserved.
-    async fn lock_level(
+    pub(crate) async fn lock_level(
         tx: &mut Transaction<'static, DB>,
         location: &LocationCode,
         sku: &Sku,
@@ -410,20 +410,28 @@ where
         after: Option<&(LocationCode, Sku)>,
         limit: i64,
     ) -> Result<Vec<Level>, StoreError> {
+        let within = if filter.within.is_empty() {
+            String::new()
+        } else {
+            format!("AND location IN ({})", placeholders(6, filter.within.len()))
+        };
+        let sql = format!(
+            "SELECT {LEVEL_COLUMNS} FROM stock_levels \
+             WHERE ($1 IS NULL OR location = $1) AND ($2 IS NULL OR sku = $2) \
+               AND ($3 IS NULL OR location > $3 OR (location = $3 AND sku > $4)) {within} \
+             ORDER BY location, sku LIMIT $5"
+        );
         let rows: Vec<LevelRow> = retry::<DB, _, _, _>(|| async {
-            Ok(sqlx::query_as(&format!(
-                "SELECT {LEVEL_COLUMNS} FROM stock_levels \
-                 WHERE ($1 IS NULL OR location = $1) AND ($2 IS NULL OR sku = $2) \
-                   AND ($3 IS NULL OR location > $3 OR (location = $3 AND sku > $4)) \
-                 ORDER BY location, sku LIMIT $5"
-            ))
-            .bind(filter.location.as_ref().map(LocationCode::as_str))
-            .bind(filter.sku.as_ref().map(Sku::as_str))
-            .bind(after.map(|(l, _)| l.as_str()))
-            .bind(after.map(|(_, s)| s.as_str()))
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await?)
+            let mut query = sqlx::query_as(&sql)
+                .bind(filter.location.as_ref().map(LocationCode::as_str))
+                .bind(filter.sku.as_ref().map(Sku::as_str))
+                .bind(after.map(|(l, _)| l.as_str()))
+                .bind(after.map(|(_, s)| s.as_str()))
+                .bind(limit);
+            for location in &filter.within {
+                query = query.bind(location.as_str());
+            }
+            Ok(query.fetch_all(&self.reader).await?)
         })
         .await?;
         Ok(rows.into_iter().map(Level::from).collect())

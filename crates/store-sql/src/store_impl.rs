@@ -10,11 +10,26 @@ use domain::order::{NewOrder, Order, OrderFilter};
 use domain::pricing::{PriceEntry, PriceList};
 use domain::stock::{Level, Movement, NewMovement, Outcome};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use store::edge;
 use store::{
     AuditEntry, AuditFilter, Event, EventFilter, ExportSink, ImportSummary, LevelFilter,
     LoginRecord, NewAudit, NewToken, NewUser, OrderCommand, PlaceMeta, Placed, Quote,
-    RestoreSource, Store, StoreError, TokenInfo, User, VerifyReport,
+    RestoreSource, SinkState, Store, StoreError, TokenInfo, User, VerifyReport,
 };
+
+use domain::webhook::WebhookPatch;
+use store::alerts::{Alert, AlertFilter, NewAlert, Raised, Threshold};
+use store::webhooks::{
+    Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
+};
+
+use domain::count::{Count, NewCount, NewScans};
+use domain::device::{Device, NewDevice};
+use domain::ids::{CountId, DeviceId, SaleId, TransferId};
+use domain::pos::{NewSale, Receipt};
+use domain::rfid::ReadBatch;
+use domain::transfer::{NewTransfer, Transfer};
+use store::{ReadSummary, Recorded, RequestMeta, SeenTag, TransferFilter};
 
 use crate::core::{Core, Dialect, map_sql};
 
@@ -287,5 +302,359 @@ where
 
     async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64, StoreError> {
         Core::restore(self, source).await
+    }
+
+    // --- Broker relays: sink cursors and leases ---
+
+    async fn acquire_sink(
+        &self,
+        sink: &str,
+        kind: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<SinkState>, StoreError> {
+        Core::acquire_sink(self, sink, kind, holder, ttl_ms).await
+    }
+
+    async fn advance_sink(
+        &self,
+        sink: &str,
+        holder: &str,
+        cursor: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        Core::advance_sink(self, sink, holder, cursor, ttl_ms).await
+    }
+
+    async fn record_sink_error(
+        &self,
+        sink: &str,
+        holder: &str,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        Core::record_sink_error(self, sink, holder, error).await
+    }
+
+    async fn release_sink(&self, sink: &str, holder: &str) -> Result<(), StoreError> {
+        Core::release_sink(self, sink, holder).await
+    }
+
+    async fn list_sinks(&self) -> Result<Vec<SinkState>, StoreError> {
+        Core::list_sinks(self).await
+    }
+
+    // ---- Alerts, low-stock thresholds, webhooks (issue 5, items 3 and 7) ----------------
+
+    async fn set_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        low_stock: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Threshold, StoreError> {
+        Core::set_threshold(self, location, sku, low_stock, now).await
+    }
+
+    async fn get_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+    ) -> Result<Threshold, StoreError> {
+        Core::get_threshold(self, location, sku).await
+    }
+
+    async fn remove_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Core::remove_threshold(self, location, sku, now).await
+    }
+
+    async fn list_thresholds(
+        &self,
+        location: Option<&LocationCode>,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Threshold>, StoreError> {
+        Core::list_thresholds(self, location, after, limit).await
+    }
+
+    async fn raise_alert(&self, alert: NewAlert, now: DateTime<Utc>) -> Result<Raised, StoreError> {
+        Core::raise_alert(self, alert, now).await
+    }
+
+    async fn get_alert(&self, id: i64) -> Result<Alert, StoreError> {
+        Core::get_alert(self, id).await
+    }
+
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        Core::list_alerts(self, filter, before, limit).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Alert, StoreError> {
+        Core::acknowledge_alert(self, id, by, now).await
+    }
+
+    async fn create_webhook(
+        &self,
+        webhook: NewWebhook,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::create_webhook(self, webhook, now).await
+    }
+
+    async fn get_webhook(&self, id: i64) -> Result<Webhook, StoreError> {
+        Core::get_webhook(self, id).await
+    }
+
+    async fn list_webhooks(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        Core::list_webhooks(self, after, limit).await
+    }
+
+    async fn update_webhook(
+        &self,
+        id: i64,
+        patch: WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::update_webhook(self, id, patch, now).await
+    }
+
+    async fn delete_webhook(&self, id: i64) -> Result<(), StoreError> {
+        Core::delete_webhook(self, id).await
+    }
+
+    async fn replay_webhook(
+        &self,
+        id: i64,
+        from_seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook, StoreError> {
+        Core::replay_webhook(self, id, from_seq, now).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Core::list_deliveries(self, webhook_id, before, limit).await
+    }
+
+    async fn get_delivery(
+        &self,
+        webhook_id: i64,
+        delivery_id: i64,
+    ) -> Result<Delivery, StoreError> {
+        Core::get_delivery(self, webhook_id, delivery_id).await
+    }
+
+    async fn event_at(&self, seq: i64) -> Result<Event, StoreError> {
+        Core::event_at(self, seq).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Core::acquire_lease(self, name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        Core::release_lease(self, name, holder).await
+    }
+
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        expected_seq: i64,
+        claim: &LeaseClaim,
+        policy: &DisablePolicy,
+    ) -> Result<RecordedDelivery, StoreError> {
+        Core::record_delivery(self, delivery, expected_seq, claim, policy).await
+    }
+
+    async fn skip_webhook_events(
+        &self,
+        webhook_id: i64,
+        from: i64,
+        to: i64,
+        claim: &LeaseClaim,
+    ) -> Result<bool, StoreError> {
+        Core::skip_webhook_events(self, webhook_id, from, to, claim).await
+    }
+
+    // ---- Stores: devices, POS, RFID, cycle counts, transfers ----------------------------
+
+    async fn register_device(
+        &self,
+        device: NewDevice,
+        token: NewToken,
+    ) -> Result<Device, StoreError> {
+        Core::register_device(self, device, token).await
+    }
+
+    async fn get_device(&self, id: &DeviceId) -> Result<Device, StoreError> {
+        Core::get_device(self, id).await
+    }
+
+    async fn list_devices(
+        &self,
+        within: &[LocationCode],
+        after: Option<&DeviceId>,
+        limit: i64,
+    ) -> Result<Vec<Device>, StoreError> {
+        Core::list_devices(self, within, after, limit).await
+    }
+
+    async fn disable_device(
+        &self,
+        id: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        Core::disable_device(self, id, now).await
+    }
+
+    async fn record_sale(
+        &self,
+        sale: NewSale,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Receipt>, StoreError> {
+        Core::record_sale(self, sale, meta).await
+    }
+
+    async fn get_sale(&self, id: &SaleId) -> Result<Receipt, StoreError> {
+        Core::get_sale(self, id).await
+    }
+
+    async fn record_reads(
+        &self,
+        location: &LocationCode,
+        batch: ReadBatch,
+        window: chrono::Duration,
+    ) -> Result<ReadSummary, StoreError> {
+        Core::record_reads(self, location, batch, window).await
+    }
+
+    async fn list_tags(
+        &self,
+        location: &LocationCode,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SeenTag>, StoreError> {
+        Core::list_tags(self, location, after, limit).await
+    }
+
+    async fn open_count(&self, count: NewCount, actor: &str) -> Result<Count, StoreError> {
+        Core::open_count(self, count, actor).await
+    }
+
+    async fn get_count(&self, id: &CountId) -> Result<Count, StoreError> {
+        Core::get_count(self, id).await
+    }
+
+    async fn add_count_scans(&self, id: &CountId, scans: NewScans) -> Result<Count, StoreError> {
+        Core::add_count_scans(self, id, scans).await
+    }
+
+    async fn close_count(
+        &self,
+        id: &CountId,
+        approve: bool,
+        actor: &str,
+    ) -> Result<Count, StoreError> {
+        Core::close_count(self, id, approve, actor).await
+    }
+
+    async fn create_transfer(
+        &self,
+        transfer: NewTransfer,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Transfer>, StoreError> {
+        Core::create_transfer(self, transfer, meta).await
+    }
+
+    async fn get_transfer(&self, id: &TransferId) -> Result<Transfer, StoreError> {
+        Core::get_transfer(self, id).await
+    }
+
+    async fn list_transfers(
+        &self,
+        filter: &TransferFilter,
+        after: Option<&TransferId>,
+        limit: i64,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        Core::list_transfers(self, filter, after, limit).await
+    }
+
+    async fn ship_transfer(&self, id: &TransferId, actor: &str) -> Result<Transfer, StoreError> {
+        Core::ship_transfer(self, id, actor).await
+    }
+
+    async fn receive_transfer(
+        &self,
+        id: &TransferId,
+        arrived: Option<Vec<(Sku, i64)>>,
+        actor: &str,
+    ) -> Result<Transfer, StoreError> {
+        Core::receive_transfer(self, id, arrived, actor).await
+    }
+
+    // ---- Edge nodes ----
+
+    async fn edge_bind(
+        &self,
+        hq: &str,
+        location: &LocationCode,
+        now: DateTime<Utc>,
+    ) -> Result<edge::EdgeState, StoreError> {
+        Core::edge_bind(self, hq, location, now).await
+    }
+
+    async fn edge_state(&self) -> Result<Option<edge::EdgeState>, StoreError> {
+        Core::edge_state(self).await
+    }
+
+    async fn edge_mirror(&self, stock: edge::HqStock) -> Result<edge::Mirrored, StoreError> {
+        Core::edge_mirror(self, stock).await
+    }
+
+    async fn edge_outbox(&self, limit: i64) -> Result<edge::Outbox, StoreError> {
+        Core::edge_outbox(self, limit).await
+    }
+
+    async fn edge_pushed(&self, ack: edge::PushAck) -> Result<(), StoreError> {
+        Core::edge_pushed(self, ack).await
+    }
+
+    async fn edge_note(&self, note: edge::EdgeNote) -> Result<(), StoreError> {
+        Core::edge_note(self, note).await
+    }
+
+    async fn edge_snapshot(
+        &self,
+        location: &LocationCode,
+    ) -> Result<edge::StockSnapshot, StoreError> {
+        Core::edge_snapshot(self, location).await
     }
 }

@@ -83,6 +83,7 @@ pub struct NewUser {
 
 /// A user as listed (never with its password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct User {
     /// Internal id.
     pub user_id: i64,
@@ -112,6 +113,7 @@ pub struct LoginRecord {
 
 /// A user in a backup, with its password hash so logins survive a restore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct UserRecord {
     /// The user.
     #[serde(flatten)]
@@ -122,6 +124,7 @@ pub struct UserRecord {
 
 /// One mutating request, as the audit trail records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewAudit {
     /// When the request finished.
     pub at: DateTime<Utc>,
@@ -145,6 +148,7 @@ pub struct NewAudit {
 
 /// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct AuditEntry {
     /// Position in the trail: 1, 2, 3, … with no gaps.
     pub audit_id: i64,

@@ -13,6 +13,10 @@
 //! {"type":"user", …} {"type":"token", …}
 //! {"type":"price_list", …} {"type":"customer", …} {"type":"customer_prices", …}
 //! {"type":"order", …} {"type":"idempotency_key", …} {"type":"event", …} {"type":"audit", …}
+//! {"type":"sink_cursor", …} {"type":"device", …} {"type":"sale", …} {"type":"tag", …}
+//! {"type":"count", …} {"type":"transfer", …} {"type":"threshold", …} {"type":"alert", …}
+//! {"type":"webhook", …}
+//! {"type":"edge_sync", …} {"type":"edge_hq_level", …} {"type":"edge_mirrored", …}   (edge nodes)
 //! {"type":"end","records":1234}
 //! ```
 
@@ -126,6 +130,41 @@ pub enum BackupRecord {
     },
     /// An entry of the audit trail, with its place in the hash chain.
     Audit(crate::auth::AuditEntry),
+    /// A broker sink's cursor (its lease is not kept: a restored sink is free).
+    SinkCursor {
+        /// The sink's name.
+        sink: String,
+        /// `amqp` or `nats`.
+        kind: String,
+        /// The last `seq` its broker confirmed.
+        cursor: i64,
+    },
+    /// A low-stock threshold.
+    Threshold(crate::alerts::Threshold),
+    /// An alert, open or acknowledged.
+    Alert(crate::alerts::Alert),
+    /// A webhook subscription with its secret and delivery position (its delivery log is
+    /// not backed up).
+    Webhook(crate::webhooks::Webhook),
+    /// A registered device (its token is a `token` record).
+    Device(domain::device::Device),
+    /// A POS sale or return.
+    Sale(Box<crate::retail::SaleRecord>),
+    /// An RFID tag as last seen at a location.
+    Tag(crate::retail::SeenTag),
+    /// A cycle count with its lines, tags and scan batches.
+    Count(Box<crate::retail::CountRecord>),
+    /// A transfer.
+    Transfer(Box<crate::retail::TransferRecord>),
+    /// An edge node's sync state with HQ (only on an edge node).
+    EdgeSync(crate::edge::EdgeSync),
+    /// HQ's last known figure of a level, kept by an edge node.
+    EdgeHqLevel(crate::edge::HqLevelRecord),
+    /// A ledger row an edge node wrote from HQ's figures (never pushed back to HQ).
+    EdgeMirrored {
+        /// The ledger row's seq.
+        movement_seq: i64,
+    },
     /// The last line: how many records came before it.
     End {
         /// Number of records between header and trailer.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// An event as stored and served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Position in the log; increases in commit order.
     pub seq: i64,
@@ -67,6 +68,9 @@ pub struct EventFilter {
     pub sku: Option<String>,
     /// Only events concerning this customer.
     pub customer: Option<String>,
+    /// Only events at these locations, or catalog events (`product.*`, `location.*`);
+    /// empty: all. How a caller bound to locations sees the log.
+    pub within: Vec<String>,
 }
 
 impl EventFilter {
@@ -85,6 +89,15 @@ impl EventFilter {
                 .customer
                 .as_ref()
                 .is_none_or(|c| event.customer.as_ref() == Some(c))
+            && (self.within.is_empty()
+                || match &event.location {
+                    Some(location) => self.within.contains(location),
+                    None => {
+                        event.customer.is_none()
+                            && (event.kind.starts_with("product.")
+                                || event.kind.starts_with("location."))
+                    }
+                })
     }
 }
 

@@ -5,22 +5,33 @@
 //! (SQLite, PostgreSQL) passes the same [`conformance`] suite, which is what lets a user
 //! move between them with `backup` and `restore` and get the same answers.
 
+pub mod alerts;
 pub mod auth;
 pub mod backup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod edge;
 mod error;
 pub mod events;
+pub mod retail;
+pub mod sinks;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use domain::catalog::{Location, NewLocation, NewProduct, Product, ProductPatch};
+use domain::count::{Count, NewCount, NewScans};
 use domain::customer::{Customer, CustomerPatch};
+use domain::device::{Device, NewDevice};
+use domain::ids::{CountId, DeviceId, SaleId, TransferId};
 use domain::ids::{LocationCode, Sku};
 use domain::order::{NewOrder, Order, OrderFilter, OrderPatch, Quantities};
+use domain::pos::{NewSale, Receipt};
 use domain::pricing::{PriceEntry, PriceList, PriceSource};
+use domain::rfid::ReadBatch;
 use domain::stock::{Level, Movement, NewMovement, Outcome};
+use domain::transfer::{NewTransfer, Transfer};
 use serde::Serialize;
 
 pub use auth::{
@@ -29,6 +40,13 @@ pub use auth::{
 pub use backup::BackupRecord;
 pub use error::StoreError;
 pub use events::{Event, EventFilter, NewEvent};
+pub use sinks::SinkState;
+
+use alerts::{Alert, AlertFilter, NewAlert, Raised, Threshold};
+pub use retail::{ReadSummary, Recorded, RequestMeta, SeenTag, TransferFilter};
+use webhooks::{
+    Delivery, DisablePolicy, LeaseClaim, NewDelivery, NewWebhook, RecordedDelivery, Webhook,
+};
 
 /// Result of a storage operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -40,10 +58,13 @@ pub struct LevelFilter {
     pub location: Option<LocationCode>,
     /// Only this SKU.
     pub sku: Option<Sku>,
+    /// Only these locations (empty: all); how a caller bound to locations sees stock.
+    pub within: Vec<LocationCode>,
 }
 
 /// Counts of an all-or-nothing product import.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ImportSummary {
     /// Products that did not exist before.
     pub created: usize,
@@ -53,6 +74,7 @@ pub struct ImportSummary {
 
 /// One broken invariant found by [`Store::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Violation {
     /// Which invariant, e.g. `level_matches_ledger`.
     pub check: &'static str,
@@ -66,6 +88,7 @@ pub struct Violation {
 
 /// What [`Store::verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VerifyReport {
     /// Levels checked.
     pub levels: i64,
@@ -86,6 +109,7 @@ impl VerifyReport {
 
 /// The price a customer pays for a quantity of a SKU, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Quote {
     /// The product.
     pub sku: String,
@@ -316,6 +340,245 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a snapshot into this (empty) database in one transaction; `Conflict` when the
     /// database already holds data.
     async fn restore(&self, source: &mut RestoreSource<'_>) -> Result<u64>;
+
+    // --- Broker relays: sink cursors and leases (docs/decisions/0007-broker-relay.md) ---
+
+    /// Takes or renews the lease of `sink` for `holder` for `ttl_ms` milliseconds (creating
+    /// the sink at cursor 0 when new) and returns its state; `None` while another holder's
+    /// lease is live. Expiry is judged on the database's clock.
+    async fn acquire_sink(
+        &self,
+        sink: &str,
+        kind: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<SinkState>>;
+    /// Moves the cursor of `sink` forward to `cursor` (never back) and renews the lease;
+    /// false, changing nothing, when `holder` no longer holds it.
+    async fn advance_sink(
+        &self,
+        sink: &str,
+        holder: &str,
+        cursor: i64,
+        ttl_ms: i64,
+    ) -> Result<bool>;
+    /// Records the last error of `sink` (for operators); false when `holder` lost the lease.
+    async fn record_sink_error(&self, sink: &str, holder: &str, error: &str) -> Result<bool>;
+    /// Gives the lease up at once (on shutdown), so another node takes over without waiting.
+    async fn release_sink(&self, sink: &str, holder: &str) -> Result<()>;
+    /// Every sink, by name.
+    async fn list_sinks(&self) -> Result<Vec<SinkState>>;
+
+    // ---- Alerts, low-stock thresholds, webhooks (issue 5, items 3 and 7) ----------------
+
+    /// Sets the low-stock threshold of a level (`NotFound` for an unknown location or SKU)
+    /// and raises `low_stock` at once when the level already is at or below it.
+    async fn set_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        low_stock: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Threshold>;
+    /// The threshold of a level; `NotFound` when none is set.
+    async fn get_threshold(&self, location: &LocationCode, sku: &Sku) -> Result<Threshold>;
+    /// Removes the threshold of a level; `NotFound` when none is set.
+    async fn remove_threshold(
+        &self,
+        location: &LocationCode,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Thresholds ordered by (location, SKU), after `after`, at most `limit`.
+    async fn list_thresholds(
+        &self,
+        location: Option<&LocationCode>,
+        after: Option<&(LocationCode, Sku)>,
+        limit: i64,
+    ) -> Result<Vec<Threshold>>;
+    /// Raises an alert with its `alert.raised` event, unless an open alert of the same kind
+    /// and key exists (then returns that one, `created: false`, and changes nothing).
+    async fn raise_alert(&self, alert: NewAlert, now: DateTime<Utc>) -> Result<Raised>;
+    /// One alert; `NotFound` when unknown.
+    async fn get_alert(&self, id: i64) -> Result<Alert>;
+    /// Alerts newest first, with `id` below `before`, at most `limit`.
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Alert>>;
+    /// Acknowledges an open alert (with its `alert.acknowledged` event); acknowledging it
+    /// again returns it unchanged. `NotFound` when unknown.
+    async fn acknowledge_alert(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<Alert>;
+
+    /// Creates a subscription that starts delivering after the current log head.
+    async fn create_webhook(&self, webhook: NewWebhook, now: DateTime<Utc>) -> Result<Webhook>;
+    /// One subscription; `NotFound` when unknown.
+    async fn get_webhook(&self, id: i64) -> Result<Webhook>;
+    /// Subscriptions by id, after `after`, at most `limit`.
+    async fn list_webhooks(&self, after: Option<i64>, limit: i64) -> Result<Vec<Webhook>>;
+    /// Changes a subscription; enabling it clears its failures. `NotFound` when unknown.
+    async fn update_webhook(
+        &self,
+        id: i64,
+        patch: domain::webhook::WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook>;
+    /// Deletes a subscription with its delivery log; `NotFound` when unknown.
+    async fn delete_webhook(&self, id: i64) -> Result<()>;
+    /// Delivers again from event `from_seq` on (in order): moves `delivered_seq` back to
+    /// `from_seq - 1`. `Invalid` naming `from_seq` when that is not a rewind.
+    async fn replay_webhook(&self, id: i64, from_seq: i64, now: DateTime<Utc>) -> Result<Webhook>;
+    /// A subscription's delivery log, newest first, with `id` below `before`, at most
+    /// `limit`; `NotFound` when the subscription is unknown.
+    async fn list_deliveries(
+        &self,
+        webhook_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// One logged attempt of one subscription; `NotFound` when unknown.
+    async fn get_delivery(&self, webhook_id: i64, delivery_id: i64) -> Result<Delivery>;
+    /// The event at `seq`; `NotFound` when there is none.
+    async fn event_at(&self, seq: i64) -> Result<Event>;
+    /// Takes or renews the lease `name` for `holder` until `until`: true when `holder` now
+    /// holds it (it was free, expired at `now`, or already its own).
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives a lease up, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Logs an attempt and applies it to the subscription in one transaction: a 2xx moves
+    /// `delivered_seq` to the event (only if it still is `expected_seq` and the claim's
+    /// holder still holds the lease, which is renewed), a failure counts towards `policy`,
+    /// which may disable the subscription and raise `webhook_failing`.
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        expected_seq: i64,
+        claim: &LeaseClaim,
+        policy: &DisablePolicy,
+    ) -> Result<RecordedDelivery>;
+    /// Moves `delivered_seq` from `from` to `to` over events the subscription does not
+    /// want (only if it still is `from` and the claim holds); false when nothing moved.
+    async fn skip_webhook_events(
+        &self,
+        webhook_id: i64,
+        from: i64,
+        to: i64,
+        claim: &LeaseClaim,
+    ) -> Result<bool>;
+
+    // ---- Stores: devices, POS, RFID, cycle counts, transfers (docs/stores.md) ----------
+    // Every write below is one transaction that appends its events; stock moves go through
+    // the ledger like any other movement.
+
+    /// Registers a device with its token (stored by hash) in one transaction; `Conflict`
+    /// when the id exists, `Invalid` on an unknown location.
+    async fn register_device(&self, device: NewDevice, token: NewToken) -> Result<Device>;
+    /// One device; `NotFound` when unknown.
+    async fn get_device(&self, id: &DeviceId) -> Result<Device>;
+    /// Devices by id, after `after`, at most `limit`, at `within` (empty: everywhere).
+    async fn list_devices(
+        &self,
+        within: &[LocationCode],
+        after: Option<&DeviceId>,
+        limit: i64,
+    ) -> Result<Vec<Device>>;
+    /// Disables a device and revokes its token; disabling twice keeps the first time.
+    async fn disable_device(&self, id: &DeviceId, now: DateTime<Utc>) -> Result<Device>;
+
+    /// Records a POS sale or return in one transaction: resolves every line to a product,
+    /// prices it, posts its `sale` / `return` movements (a sale even below zero), records
+    /// the receipt and its events. The same id with the same request answers the first
+    /// receipt (`created: false`); with another request, `Conflict` `sale_id_reused`.
+    async fn record_sale(&self, sale: NewSale, meta: RequestMeta) -> Result<Recorded<Receipt>>;
+    /// A sale or return with the units returned of each line since; `NotFound` when unknown.
+    async fn get_sale(&self, id: &SaleId) -> Result<Receipt>;
+
+    /// Records a batch of RFID reads at a location: de-duplicates each EPC within `window`
+    /// (across requests too), remembers the tags seen, and feeds the location's open count.
+    async fn record_reads(
+        &self,
+        location: &LocationCode,
+        batch: ReadBatch,
+        window: chrono::Duration,
+    ) -> Result<ReadSummary>;
+    /// Tags seen at a location by EPC, after `after`, at most `limit`.
+    async fn list_tags(
+        &self,
+        location: &LocationCode,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SeenTag>>;
+
+    /// Opens a count with a snapshot of the book figures in scope; `Conflict` `count_open`
+    /// when the location has an open count, `Invalid` on unknown SKUs or location.
+    async fn open_count(&self, count: NewCount, actor: &str) -> Result<Count>;
+    /// One count with its comparison per SKU; `NotFound` when unknown.
+    async fn get_count(&self, id: &CountId) -> Result<Count>;
+    /// Adds scanned quantities to an open count; a batch id seen before changes nothing.
+    async fn add_count_scans(&self, id: &CountId, scans: NewScans) -> Result<Count>;
+    /// Approves (posting the count corrections) or cancels an open count.
+    async fn close_count(&self, id: &CountId, approve: bool, actor: &str) -> Result<Count>;
+
+    /// Creates a transfer; the same id with the same request answers the first one.
+    async fn create_transfer(
+        &self,
+        transfer: NewTransfer,
+        meta: RequestMeta,
+    ) -> Result<Recorded<Transfer>>;
+    /// One transfer; `NotFound` when unknown.
+    async fn get_transfer(&self, id: &TransferId) -> Result<Transfer>;
+    /// Transfers by id, after `after`, at most `limit`.
+    async fn list_transfers(
+        &self,
+        filter: &TransferFilter,
+        after: Option<&TransferId>,
+        limit: i64,
+    ) -> Result<Vec<Transfer>>;
+    /// Ships an open transfer (its source must have the units available); shipping a
+    /// shipped transfer again answers it unchanged.
+    async fn ship_transfer(&self, id: &TransferId, actor: &str) -> Result<Transfer>;
+    /// Receives a shipped transfer: what arrived (`None`: exactly what was shipped).
+    async fn receive_transfer(
+        &self,
+        id: &TransferId,
+        arrived: Option<Vec<(Sku, i64)>>,
+        actor: &str,
+    ) -> Result<Transfer>;
+
+    // ---- Edge nodes: one store's node syncing with HQ (docs/decisions/0009-edge-sync.md) ----
+
+    /// Binds this database to an HQ and a store, once; later calls may change the HQ URL
+    /// but not the store (`Conflict`). Marks the link offline until the sync reaches HQ.
+    async fn edge_bind(
+        &self,
+        hq: &str,
+        location: &LocationCode,
+        now: DateTime<Utc>,
+    ) -> Result<edge::EdgeState>;
+    /// The sync state, or `None` when this database is not an edge node's.
+    async fn edge_state(&self) -> Result<Option<edge::EdgeState>>;
+    /// Mirrors HQ's figures for the store into the local ledger and advances the stock
+    /// cursor, in one transaction: each level becomes HQ's figure plus the node's own
+    /// movements HQ has not shown back yet (`domain::edge::mirror_delta`). `Invalid` names
+    /// a SKU this database does not know.
+    async fn edge_mirror(&self, stock: edge::HqStock) -> Result<edge::Mirrored>;
+    /// The node's own movements at the store after the push cursor, at most `limit`.
+    async fn edge_outbox(&self, limit: i64) -> Result<edge::Outbox>;
+    /// Records HQ's acknowledgement of a push in one transaction: takes back each refused
+    /// movement locally and moves the push cursor.
+    async fn edge_pushed(&self, ack: edge::PushAck) -> Result<()>;
+    /// Records the link state or the catalog cursor.
+    async fn edge_note(&self, note: edge::EdgeNote) -> Result<()>;
+    /// HQ side: a location's levels and the event head they reflect, from one snapshot.
+    async fn edge_snapshot(&self, location: &LocationCode) -> Result<edge::StockSnapshot>;
 }
 
 /// Everything in `store`, in export order, collected in memory: for tests that compare

@@ -45,8 +45,26 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str) -> Self {
+        Self::start_at(db, "127.0.0.1:0")
+    }
+
+    /// A server with extra `serve` arguments.
+    pub fn start_with(db: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--db", db];
+        args.extend_from_slice(extra);
+        Self::spawn(&args, &[])
+    }
+
+    /// `stockbook serve` on a given address (to restart a server where its clients look).
+    pub fn start_at(db: &str, listen: &str) -> Self {
+        Self::spawn(&["serve", "--listen", listen, "--db", db], &[])
+    }
+
+    /// Any long-running `stockbook` command that logs `addr=` once it listens.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+            .args(args)
+            .envs(envs.iter().copied())
             .env("STOCKBOOK_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -72,6 +90,18 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits for the process to end by itself; its exit code, or `None` at the deadline.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
     }
 
     /// SIGKILL: no shutdown, no flush, no goodbye.

@@ -44,6 +44,7 @@ pub(crate) struct Fields {
 /// feature it serialises to the JSON that `epc decode` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Epc {
     /// The binary coding scheme, serialised as its tag-URI name (`"sgtin-96"`).
     pub scheme: EpcScheme,
@@ -308,6 +309,7 @@ pub fn tag_from_pure_identity(uri: &str, filter: u8) -> Result<Epc> {
 /// What `epc decode` prints: `{"valid", …Epc fields…, "error"?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EpcReport {
     /// `true` if the input decoded.
     pub valid: bool,

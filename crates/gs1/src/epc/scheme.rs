@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 /// A supported EPC binary coding scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum EpcScheme {
     /// `sgtin-96`: GTIN + numeric serial (38 bits).
     #[cfg_attr(feature = "serde", serde(rename = "sgtin-96"))]

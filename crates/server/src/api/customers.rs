@@ -1,14 +1,14 @@
 //! `/customers` and `/price-lists`: who buys, and at which prices.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use chrono::Utc;
 use domain::customer::{Customer, CustomerInput, CustomerPatch};
 use domain::ids::Sku;
 use domain::pricing::{self, PriceEntry, PriceEntryInput, PriceList, PriceListInput};
 use domain::validation;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use store::Quote;
 
@@ -17,15 +17,21 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Visible};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/customers", post(create).get(list))
-        .route("/customers/{code}", get(show).patch(update))
-        .route("/customers/{code}/prices", get(prices))
-        .route("/customers/{code}/price-rules", put(put_rules).get(rules))
-        .route("/price-lists/{code}", put(put_list).get(show_list))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("createCustomer", create)
+        .op("listCustomers", list)
+        .op("getCustomer", show)
+        .op("updateCustomer", update)
+        .op("getCustomerPrices", prices)
+        .op("putCustomerPriceRules", put_rules)
+        .op("getCustomerPriceRules", rules)
+        .op("putPriceList", put_list)
+        .op("getPriceList", show_list)
 }
 
 fn code(field: &str, value: &str) -> Result<String, AppError> {
@@ -34,9 +40,10 @@ fn code(field: &str, value: &str) -> Result<String, AppError> {
 
 async fn create(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(input): extract::Json<CustomerInput>,
 ) -> Result<(StatusCode, Json<Customer>), AppError> {
+    caller.may(Action::CustomersWrite)?;
     let customer = state
         .store
         .create_customer(input.validate(Utc::now())?)
@@ -46,10 +53,20 @@ async fn create(
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Customer>>, AppError> {
     let limit = page.limit()?;
+    if let Visible::Customer(own) = caller.visible(Action::CustomersRead)? {
+        // A customer's user lists exactly its own customer.
+        let first_page = page.cursor(1)?.is_none();
+        let items = if first_page {
+            vec![state.store.get_customer(own).await?]
+        } else {
+            Vec::new()
+        };
+        return Ok(Json(Page { items, next: None }));
+    }
     let after = page.cursor(1)?.map(|mut key| key.remove(0));
     let items = state
         .store
@@ -62,18 +79,21 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<Customer>, AppError> {
-    Ok(Json(state.store.get_customer(&code("code", &c)?).await?))
+    let c = code("code", &c)?;
+    caller.for_customer(Action::CustomersRead, &c, &format!("customer {c}"))?;
+    Ok(Json(state.store.get_customer(&c).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(patch): extract::Json<CustomerPatch>,
 ) -> Result<Json<Customer>, AppError> {
+    caller.may(Action::CustomersWrite)?;
     Ok(Json(
         state
             .store
@@ -82,12 +102,19 @@ async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PriceQuery {
+pub(crate) struct PriceQuery {
+    /// Only the price of this SKU (one item, no paging).
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
+    /// The quantity in base units to price (default 1).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 1_000_000_000))]
     qty: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
@@ -95,11 +122,16 @@ struct PriceQuery {
 /// default) or page by page over the catalog.
 async fn prices(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     Query(q): Query<PriceQuery>,
 ) -> Result<Json<Page<Quote>>, AppError> {
     let customer = code("code", &c)?;
+    caller.for_customer(
+        Action::PricesRead,
+        &customer,
+        &format!("customer {customer}"),
+    )?;
     let qty = match q.qty.as_deref() {
         None => 1,
         Some(text) => text
@@ -146,25 +178,33 @@ async fn prices(
     })))
 }
 
-#[derive(Deserialize)]
+/// Every price agreed with one customer, replacing the ones before.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Rules {
-    entries: Vec<PriceEntryInput>,
+#[schemars(rename = "CustomerPricesInput")]
+pub(crate) struct Rules {
+    /// The complete set of entries.
+    pub(crate) entries: Vec<PriceEntryInput>,
 }
 
-#[derive(serde::Serialize)]
-struct Entries {
+/// The prices agreed with one customer.
+#[derive(serde::Serialize, JsonSchema)]
+#[schemars(rename = "CustomerPrices")]
+pub(crate) struct Entries {
+    /// The customer's code.
     customer: String,
+    /// Its entries.
     entries: Vec<PriceEntry>,
 }
 
 /// Replaces every price agreed with this customer.
 async fn put_rules(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(rules): extract::Json<Rules>,
 ) -> Result<Json<Entries>, AppError> {
+    caller.may(Action::PricesWrite)?;
     let customer = code("code", &c)?;
     let entries = state
         .store
@@ -175,10 +215,15 @@ async fn put_rules(
 
 async fn rules(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<Entries>, AppError> {
     let customer = code("code", &c)?;
+    caller.for_customer(
+        Action::PricesRead,
+        &customer,
+        &format!("customer {customer}"),
+    )?;
     let entries = state.store.customer_prices(&customer).await?;
     Ok(Json(Entries { customer, entries }))
 }
@@ -186,17 +231,20 @@ async fn rules(
 /// Creates or replaces a price list with all its entries.
 async fn put_list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
     extract::Json(input): extract::Json<PriceListInput>,
 ) -> Result<Json<PriceList>, AppError> {
+    caller.may(Action::PricesWrite)?;
     Ok(Json(state.store.put_price_list(input.validate(&c)?).await?))
 }
 
 async fn show_list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(c): Path<String>,
 ) -> Result<Json<PriceList>, AppError> {
+    // A price list spans customers: only callers who see every customer may read one.
+    caller.everywhere(Action::PricesRead)?;
     Ok(Json(state.store.get_price_list(&code("code", &c)?).await?))
 }

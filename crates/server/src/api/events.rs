@@ -5,61 +5,107 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures_util::Stream;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::{Event, EventFilter};
 
+use domain::ids::{LocationCode, Sku};
+use domain::validation;
+
+use super::param;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::hub::Ready;
+use crate::openapi::Routes;
+use domain::auth::{Action, Denied, Visible};
 
 /// Most events in one page or one read of the stream.
 const MAX_PAGE: i64 = 1000;
 /// Interval of the stream's heartbeat comments, so proxies keep idle streams open.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", get(page))
-        .route("/events/stream", get(stream))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("listEvents", page)
+        .op("streamEvents", stream)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EventQuery {
+pub(crate) struct EventQuery {
+    /// Start after this seq (0: from the start of the log).
+    #[schemars(with = "Option<i64>", range(min = 0))]
     after: Option<String>,
+    /// Only these types, comma-separated (`order.placed,stock.moved`).
     types: Option<String>,
+    /// Only events about this location.
     location: Option<String>,
+    /// Only events about this SKU.
     sku: Option<String>,
+    /// Only events about this customer.
     customer: Option<String>,
+    /// Most events, 1 to 1,000 (default 100).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 1000))]
     limit: Option<String>,
 }
 
 impl EventQuery {
-    fn filter(&self) -> EventFilter {
-        EventFilter {
-            types: self
-                .types
+    /// The filter asked for, each part checked for the shape it has in events (so that no
+    /// stray byte reaches the database), narrowed to what the caller may see: a customer
+    /// only its own orders' events, a caller bound to locations only theirs (and the
+    /// catalog's).
+    fn filter(&self, caller: &Caller) -> Result<EventFilter, AppError> {
+        let code = |field: &str, value: &Option<String>, max: usize| {
+            value
                 .as_deref()
-                .map(|t| {
-                    t.split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            location: self.location.clone(),
-            sku: self.sku.clone(),
-            customer: self.customer.clone(),
+                .map(|v| validation::code(field, v, max))
+                .transpose()
+                .map_err(|e| AppError::Validation(vec![e]))
+        };
+        let types = self
+            .types
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| param(|f, v| validation::code(f, v, 64), "types", t))
+            .collect::<Result<_, _>>()?;
+        let mut filter = EventFilter {
+            types,
+            location: code("location", &self.location, LocationCode::MAX_LEN)?,
+            sku: code("sku", &self.sku, Sku::MAX_LEN)?,
+            customer: code("customer", &self.customer, 32)?,
+            within: Vec::new(),
+        };
+        match caller.visible(Action::EventsRead)? {
+            Visible::All => {}
+            Visible::Customer(own) => {
+                if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                    return Err(Denied::Customer.into());
+                }
+                filter.customer = Some(own.to_owned());
+            }
+            Visible::Locations(locations) => {
+                if let Some(asked) = &filter.location
+                    && !locations.iter().any(|l| l.as_str() == asked)
+                {
+                    return Err(Denied::Location {
+                        location: asked.clone(),
+                    }
+                    .into());
+                }
+                filter.within = locations.iter().map(ToString::to_string).collect();
+            }
         }
+        Ok(filter)
     }
 
     fn limit(&self) -> Result<i64, AppError> {
@@ -106,8 +152,10 @@ impl Drop for Subscribed {
     }
 }
 
-#[derive(Serialize)]
-struct EventPage {
+/// Events, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EventPage {
+    /// The events of this page.
     items: Vec<Event>,
     /// Pass as `after` to continue: the last seq of this page, or the `after` given.
     next: i64,
@@ -116,19 +164,17 @@ struct EventPage {
 /// Events after `after` (0: from the start), oldest first.
 async fn page(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<EventQuery>,
 ) -> Result<Json<EventPage>, AppError> {
+    let filter = q.filter(&caller)?;
     let after = q
         .after
         .as_deref()
         .map(|a| seq("after", a))
         .transpose()?
         .unwrap_or(0);
-    let items = state
-        .store
-        .events_after(after, &q.filter(), q.limit()?)
-        .await?;
+    let items = state.store.events_after(after, &filter, q.limit()?).await?;
     let next = items.last().map_or(after, |e| e.seq);
     Ok(Json(EventPage { items, next }))
 }
@@ -138,17 +184,17 @@ async fn page(
 /// else at the present.
 async fn stream(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     Query(q): Query<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let filter = q.filter(&caller)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let start = match (resume, q.after.as_deref()) {
         (Some(id), _) => seq("Last-Event-ID", id)?,
         (None, Some(after)) => seq("after", after)?,
         (None, None) => state.store.event_head().await?,
     };
-    let filter = q.filter();
     let wake = state.events.subscribe();
     let (store, hub) = (state.store.clone(), state.events.clone());
     let subscribed = Subscribed::new(state.metrics.clone());

@@ -1,17 +1,15 @@
 //! Liveness and readiness, without authentication, for load balancers and orchestrators.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::openapi::Routes;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(super) fn routes() -> Routes {
+    Routes::new().op("healthz", healthz).op("readyz", readyz)
 }
 
 /// The process is up.

@@ -3,16 +3,16 @@
 //! Handlers only parse, validate and call the store; every rule that needs the database
 //! (prices, stock, credit, transitions) is decided inside one store transaction.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::ids::Sku;
 use domain::order::{
     self, Order, OrderFilter, OrderInput, OrderPatchInput, OrderStatus, ReturnInput, ShipInput,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::{OrderCommand, PlaceMeta};
@@ -22,19 +22,24 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, OptionalJson, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Target, Visible};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orders", post(place).get(list))
-        .route("/orders/{id}", get(show).patch(edit))
-        .route("/orders/{id}/approve", post(approve))
-        .route("/orders/{id}/ship", post(ship))
-        .route("/orders/{id}/deliver", post(deliver))
-        .route("/orders/{id}/return", post(take_back))
-        // reject, cancel and close (static routes above take precedence)
-        .route("/orders/{id}/{action}", post(with_reason))
-        .route("/orders/{id}/reorder", post(reorder))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("placeOrder", place)
+        .op("listOrders", list)
+        .op("getOrder", show)
+        .op("editOrder", edit)
+        .op("approveOrder", approve)
+        .op("rejectOrder", with_reason)
+        .op("cancelOrder", with_reason)
+        .op("closeOrder", with_reason)
+        .op("shipOrder", ship)
+        .op("deliverOrder", deliver)
+        .op("returnOrder", take_back)
+        .op("reorder", reorder)
 }
 
 /// An order with its version as `ETag`, for the next `If-Match`.
@@ -72,6 +77,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
         )
     })?;
     Ok(order::idempotency_key(text)?)
+}
+
+/// The `{id}` of an order route: an order id has the shape of a code (a UUID today), and
+/// anything else (a NUL byte, say) must not reach the database.
+fn order_id(id: &str) -> Result<&str, AppError> {
+    domain::validation::code("id", id, 64)
+        .map(|_| id)
+        .map_err(|e| AppError::Validation(vec![e]))
 }
 
 /// The version in `If-Match` (`3`, `"3"` or `W/"3"`), if sent.
@@ -120,6 +133,14 @@ async fn place_checked(
     input: &OrderInput,
 ) -> Result<OrderReply, AppError> {
     let order = input.validate(state.default_location.as_ref())?;
+    // Placing for another customer is refused outright (not hidden): the caller named it.
+    caller.0.check(
+        Action::OrdersPlace,
+        Target::Order {
+            customer: &order.customer,
+            location: order.location.as_str(),
+        },
+    )?;
     let meta = PlaceMeta {
         order_id: crate::ids::new_order_id()
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?,
@@ -156,7 +177,9 @@ async fn reorder(
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
     let key = idempotency_key(&headers)?;
-    let old = state.store.get_order(&id).await?;
+    caller.may(Action::OrdersPlace)?;
+    let old = state.store.get_order(order_id(&id)?).await?;
+    caller.on_order(Action::OrdersRead, &old)?;
     // The request is "reorder this order", whatever the old order looks like by a retry.
     let hash = request_hash(format!("reorder:{}", old.id).as_bytes());
     place_input(&state, &caller, key, hash, &old.as_input()).await
@@ -164,30 +187,42 @@ async fn reorder(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    Ok(OrderReply(
-        StatusCode::OK,
-        state.store.get_order(&id).await?,
-    ))
+    caller.may(Action::OrdersRead)?;
+    let order = state.store.get_order(order_id(&id)?).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    Ok(OrderReply(StatusCode::OK, order))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
+    /// Only this customer's orders.
+    #[schemars(with = "Option<domain::schema::Code<32>>")]
     customer: Option<String>,
+    /// Only orders in this status.
+    #[schemars(with = "Option<OrderStatus>")]
     status: Option<String>,
+    /// Placed at or after: RFC 3339 time or a date (`2026-11-22`).
     from: Option<String>,
+    /// Placed before: RFC 3339 time, or a date (that whole day included).
     to: Option<String>,
+    /// Only orders with a line of this SKU.
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
+    /// Text search in the order number, customer and note (first 100 characters).
     q: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
 /// A time bound: RFC 3339, or a date (`to=` a date includes that whole day).
-fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
+pub(super) fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -206,18 +241,22 @@ fn bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, AppError> 
     Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
-#[derive(Serialize)]
-struct OrderPage {
+/// One page of orders, newest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrderPage {
+    /// The orders of this page.
     items: Vec<Order>,
+    /// The cursor of the next page; `null` on the last page.
     next: Option<String>,
 }
 
 /// Orders, newest first, filtered.
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<OrderPage>, AppError> {
+    let visible = caller.visible(Action::OrdersRead)?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -233,7 +272,7 @@ async fn list(
         })?),
         None => None,
     };
-    let filter = OrderFilter {
+    let mut filter = OrderFilter {
         customer: q
             .customer
             .as_deref()
@@ -255,10 +294,31 @@ async fn list(
             .as_deref()
             .map(|s| param(Sku::parse, "sku", s))
             .transpose()?,
-        q: q.q
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| t.trim().chars().take(100).collect()),
+        q: match q.q.filter(|t| !t.trim().is_empty()) {
+            Some(t) if t.chars().any(char::is_control) => {
+                return Err(AppError::field(
+                    "q",
+                    "bad_character",
+                    "q contains a control character",
+                ));
+            }
+            t => t.map(|t| t.trim().chars().take(100).collect()),
+        },
+        within: Vec::new(),
     };
+    match visible {
+        Visible::All => {}
+        Visible::Locations(locations) => filter.within = locations.to_vec(),
+        Visible::Customer(own) => {
+            if filter.customer.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(Json(OrderPage {
+                    items: Vec::new(),
+                    next: None,
+                }));
+            }
+            filter.customer = Some(own.to_owned());
+        }
+    }
     let rows = state.store.list_orders(&filter, before, limit + 1).await?;
     let page = Page::from_overfetch(rows, limit, |(seq, _)| vec![seq.to_string()]);
     Ok(Json(OrderPage {
@@ -275,6 +335,7 @@ async fn edit(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<OrderPatchInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersChange)?;
     let version = if_match(&headers)?.ok_or(AppError::PreconditionRequired)?;
     let patch = input.validate()?;
     act(
@@ -282,7 +343,7 @@ async fn edit(
         &caller,
         &headers,
         &id,
-        OrderCommand::Edit(patch),
+        (Action::OrdersChange, OrderCommand::Edit(patch)),
         Some(version),
     )
     .await
@@ -293,23 +354,31 @@ async fn act(
     caller: &Caller,
     headers: &HeaderMap,
     id: &str,
-    command: OrderCommand,
+    (action, command): (Action, OrderCommand),
     version: Option<i64>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(action)?;
+    let order = state.store.get_order(order_id(id)?).await?;
+    caller.on_order(Action::OrdersRead, &order)?;
+    caller.on_order(action, &order)?;
     let version = match version {
         Some(v) => Some(v),
         None => if_match(headers)?,
     };
     let order = state
         .store
-        .act_on_order(id, command, version, &caller.0.actor, Utc::now())
+        .act_on_order(&order.id, command, version, &caller.0.actor, Utc::now())
         .await?;
     Ok(OrderReply(StatusCode::OK, order))
 }
 
-#[derive(Deserialize, Default)]
+/// Why an order is rejected, cancelled or closed.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+#[schemars(rename = "ReasonInput")]
+pub(crate) struct Reason {
+    /// 1 to 200 characters, kept in the order's timeline.
+    #[schemars(with = "Option<domain::schema::Text<200>>")]
     reason: Option<String>,
 }
 
@@ -326,25 +395,30 @@ async fn approve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Approve, None).await
+    let command = (Action::OrdersReview, OrderCommand::Approve);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 /// The actions that take an optional `{"reason"}`: `reject` and `cancel` release the
 /// reservation; `close` finishes a partially shipped order, releasing what will not ship.
+/// One handler serves the three routes; the action is the last segment of the route.
 async fn with_reason(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((id, action)): Path<(String, String)>,
+    route: MatchedPath,
+    Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<OrderReply, AppError> {
-    let command: fn(Option<String>) -> OrderCommand = match action.as_str() {
-        "reject" => OrderCommand::Reject,
-        "cancel" => OrderCommand::Cancel,
-        "close" => OrderCommand::Close,
-        _ => return Err(AppError::NotFound("no such route".to_owned())),
-    };
-    act(&state, &caller, &headers, &id, command(reason(body)?), None).await
+    let (action, command): (Action, fn(Option<String>) -> OrderCommand) =
+        match route.as_str().rsplit('/').next() {
+            Some("reject") => (Action::OrdersReview, OrderCommand::Reject),
+            Some("cancel") => (Action::OrdersChange, OrderCommand::Cancel),
+            Some("close") => (Action::OrdersFulfil, OrderCommand::Close),
+            _ => return Err(AppError::NotFound("no such route".to_owned())),
+        };
+    let command = (action, command(reason(body)?));
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn ship(
@@ -354,12 +428,13 @@ async fn ship(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ShipInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,
         &headers,
         &id,
-        OrderCommand::Ship(input.validate()?),
+        (Action::OrdersFulfil, OrderCommand::Ship(input.validate()?)),
         None,
     )
     .await
@@ -371,7 +446,8 @@ async fn deliver(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<OrderReply, AppError> {
-    act(&state, &caller, &headers, &id, OrderCommand::Deliver, None).await
+    let command = (Action::OrdersFulfil, OrderCommand::Deliver);
+    act(&state, &caller, &headers, &id, command, None).await
 }
 
 async fn take_back(
@@ -381,12 +457,16 @@ async fn take_back(
     Path(id): Path<String>,
     extract::Json(input): extract::Json<ReturnInput>,
 ) -> Result<OrderReply, AppError> {
+    caller.may(Action::OrdersFulfil)?;
     act(
         &state,
         &caller,
         &headers,
         &id,
-        OrderCommand::Return(input.validate()?),
+        (
+            Action::OrdersFulfil,
+            OrderCommand::Return(input.validate()?),
+        ),
         None,
     )
     .await

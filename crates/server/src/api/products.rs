@@ -1,9 +1,8 @@
 //! `/products`: the catalog.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use domain::catalog::{Product, ProductInput, ProductPatchInput};
 use domain::ids::Sku;
 
@@ -12,28 +11,34 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::Action;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/products", post(create).get(list))
-        .route("/products/{sku}", get(show).patch(update))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("createProduct", create)
+        .op("listProducts", list)
+        .op("getProduct", show)
+        .op("updateProduct", update)
 }
 
 async fn create(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(input): extract::Json<ProductInput>,
 ) -> Result<(StatusCode, Json<Product>), AppError> {
+    caller.may(Action::CatalogWrite)?;
     let product = state.store.create_product(input.validate()?).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Product>>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let limit = page.limit()?;
     let after = page
         .cursor(1)?
@@ -46,19 +51,21 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let sku = param(Sku::parse, "sku", &sku)?;
     Ok(Json(state.store.get_product(&sku).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(sku): Path<String>,
     extract::Json(input): extract::Json<ProductPatchInput>,
 ) -> Result<Json<Product>, AppError> {
+    caller.may(Action::CatalogWrite)?;
     let sku = param(Sku::parse, "sku", &sku)?;
     Ok(Json(
         state.store.update_product(&sku, input.validate()?).await?,

@@ -1,8 +1,8 @@
 //! `/scan`: what a scanned barcode or RFID tag says, and which product it is.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -10,32 +10,32 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::Query;
+use crate::openapi::Routes;
+use domain::auth::Action;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/scan", get(scan))
+pub(super) fn routes() -> Routes {
+    Routes::new().op("scanCode", scan)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScanQuery {
+pub(crate) struct ScanQuery {
+    /// What the scanner read: a GTIN, a GS1 element string (with or without symbology
+    /// identifier), a variable-measure EAN-13, or an EPC as hex or URI; 1 to 512 characters.
+    #[schemars(length(min = 1, max = 512))]
     code: String,
 }
 
 /// The product a code names, if the catalog knows its GTIN.
-#[derive(Serialize)]
-struct Found {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ScannedProduct")]
+pub(crate) struct Found {
+    /// Its SKU.
     sku: String,
+    /// Its name.
     name: String,
+    /// Its base unit.
     unit: String,
-}
-
-/// True for an EPC: a tag or pure-identity URI, or a hex string of 96 bits or more with a
-/// letter in it (a run of digits is a barcode).
-fn looks_like_epc(code: &str) -> bool {
-    code.starts_with("urn:epc:")
-        || (code.len() >= 24
-            && code.bytes().all(|b| b.is_ascii_hexdigit())
-            && code.bytes().any(|b| b.is_ascii_alphabetic()))
 }
 
 /// Decodes a scanned code — GTIN, GS1 element string (with or without symbology
@@ -45,9 +45,10 @@ fn looks_like_epc(code: &str) -> bool {
 /// error: the scan happened, the code is just not valid.
 async fn scan(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ScanQuery>,
 ) -> Result<Json<Value>, AppError> {
+    caller.may(Action::CatalogRead)?;
     let code = q.code.trim();
     if code.is_empty() || code.len() > 512 {
         return Err(AppError::field(
@@ -56,7 +57,7 @@ async fn scan(
             "code is 1 to 512 characters",
         ));
     }
-    let (mut report, gtin) = if looks_like_epc(code) {
+    let (mut report, gtin) = if domain::code::looks_like_epc(code) {
         let report = gs1::decode_epc_report(code);
         let gtin = report.epc.as_ref().and_then(|e| e.gtin.clone());
         (serde_json::to_value(&report), gtin)

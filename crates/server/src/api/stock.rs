@@ -1,11 +1,11 @@
 //! `/stock`: movements in, levels and the ledger out.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
 use domain::ids::{LocationCode, Sku};
 use domain::stock::{self, Level, Movement, MovementInput, Outcome};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::param;
@@ -13,29 +13,39 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{self, Query};
+use crate::openapi::Routes;
 use crate::page::{Page, PageQuery};
+use domain::auth::{Action, Visible};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/stock/movements", post(apply))
-        .route("/stock", get(list_levels))
-        .route("/stock/{location}/{sku}", get(show_level))
-        .route("/stock/{location}/{sku}/movements", get(ledger))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .op("applyMovements", apply)
+        .op("listStockLevels", list_levels)
+        .op("getStockLevel", show_level)
+        .op("listLedger", ledger)
 }
 
-#[derive(Deserialize)]
+/// A batch of stock movements, applied in one transaction.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch {
-    movements: Vec<MovementInput>,
+#[schemars(rename = "MovementBatch")]
+pub(crate) struct Batch {
+    /// 1 to 1,000 movements.
+    pub(crate) movements: Vec<MovementInput>,
 }
 
-#[derive(Serialize)]
-struct Results {
+/// What became of each movement of a batch, in input order.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "MovementResults")]
+pub(crate) struct Results {
     results: Vec<Result>,
 }
 
-#[derive(Serialize)]
+/// What became of one movement.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "MovementResult")]
 struct Result {
+    /// The movement's id.
     id: String,
     #[serde(flatten)]
     outcome: Outcome,
@@ -46,10 +56,14 @@ struct Result {
 /// rejected for the state it met (e.g. an adjustment that would make stock negative).
 async fn apply(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     extract::Json(batch): extract::Json<Batch>,
 ) -> std::result::Result<Json<Results>, AppError> {
+    caller.may(Action::StockWrite)?;
     let movements = stock::validate_batch(&batch.movements, Utc::now())?;
+    for m in &movements {
+        caller.at(Action::StockWrite, &m.location)?;
+    }
     let ids: Vec<String> = movements.iter().map(|m| m.id.to_string()).collect();
     let outcomes = state.store.apply_movements(movements).await?;
     for outcome in &outcomes {
@@ -68,20 +82,31 @@ async fn apply(
     Ok(Json(Results { results }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LevelQuery {
+pub(crate) struct LevelQuery {
+    /// Only this location.
+    #[schemars(with = "Option<domain::schema::Code<32>>")]
     location: Option<String>,
+    /// Only this SKU.
+    #[schemars(with = "Option<domain::schema::Code<64>>")]
     sku: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    #[schemars(with = "Option<i64>", range(min = 1, max = 500))]
     limit: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
 async fn list_levels(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<LevelQuery>,
 ) -> std::result::Result<Json<Page<Level>>, AppError> {
+    let within = match caller.visible(Action::StockRead)? {
+        Visible::Locations(locations) => locations.to_vec(),
+        _ => Vec::new(),
+    };
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -98,6 +123,7 @@ async fn list_levels(
             .as_deref()
             .map(|s| param(Sku::parse, "sku", s))
             .transpose()?,
+        within,
     };
     let after = page.cursor(2)?.map(|key| {
         (
@@ -123,21 +149,23 @@ fn level_key(location: &str, sku: &str) -> std::result::Result<(LocationCode, Sk
 
 async fn show_level(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path((location, sku)): Path<(String, String)>,
 ) -> std::result::Result<Json<Level>, AppError> {
     let (location, sku) = level_key(&location, &sku)?;
+    caller.at(Action::StockRead, &location)?;
     Ok(Json(state.store.get_level(&location, &sku).await?))
 }
 
 /// The ledger of one level, newest first.
 async fn ledger(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path((location, sku)): Path<(String, String)>,
     Query(page): Query<PageQuery>,
 ) -> std::result::Result<Json<Page<Movement>>, AppError> {
     let (location, sku) = level_key(&location, &sku)?;
+    caller.at(Action::StockRead, &location)?;
     let limit = page.limit()?;
     let before = match page.cursor(1)? {
         Some(key) => Some(key[0].parse::<i64>().map_err(|_| {

@@ -439,6 +439,78 @@ fn cases() -> Vec<Case> {
             Some("cursor"),
         ),
         case(
+            "a cursor hiding a NUL byte (PostgreSQL refuses NUL in text)",
+            "GET",
+            "/api/v1/products?cursor=00",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+        case(
+            "a two-part cursor hiding a NUL byte",
+            "GET",
+            "/api/v1/stock?cursor=000a00",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+        case(
+            "an order id with a NUL byte",
+            "GET",
+            "/api/v1/orders/a%00b",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "an order command on an id with a NUL byte",
+            "POST",
+            "/api/v1/orders/a%00b/approve",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "an order search with a NUL byte",
+            "GET",
+            "/api/v1/orders?q=a%00b",
+            None,
+            422,
+            "bad_character",
+            Some("q"),
+        ),
+        case(
+            "an event type with a NUL byte",
+            "GET",
+            "/api/v1/events?types=order.created,a%00b",
+            None,
+            422,
+            "bad_format",
+            Some("types"),
+        ),
+        case(
+            "an event location filter with a NUL byte",
+            "GET",
+            "/api/v1/events?location=W%00H",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+        case(
+            "an event customer filter with a space",
+            "GET",
+            "/api/v1/events/stream?customer=a%20b",
+            None,
+            422,
+            "bad_format",
+            Some("customer"),
+        ),
+        case(
             "unknown query parameter",
             "GET",
             "/api/v1/stock?colour=red",
@@ -482,6 +554,51 @@ fn cases() -> Vec<Case> {
             422,
             "bad_format",
             Some("sku"),
+        ),
+        case(
+            "edge snapshot without a location",
+            "GET",
+            "/api/v1/edge/snapshot",
+            None,
+            422,
+            "required",
+            Some("location"),
+        ),
+        case(
+            "edge snapshot of a bad location code",
+            "GET",
+            "/api/v1/edge/snapshot?location=a%20b",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+        case(
+            "edge snapshot of an unknown location",
+            "GET",
+            "/api/v1/edge/snapshot?location=MARS",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "edge snapshot with an unknown parameter",
+            "GET",
+            "/api/v1/edge/snapshot?location=WH&store=1",
+            None,
+            422,
+            "unknown_field",
+            Some("store"),
+        ),
+        case(
+            "edge status on a node that is not an edge node",
+            "GET",
+            "/api/v1/edge/status",
+            None,
+            404,
+            "not_found",
+            None,
         ),
         case(
             "ledger of an unknown sku",
@@ -680,6 +797,755 @@ fn cases() -> Vec<Case> {
             None,
         ),
     ]
+    .into_iter()
+    .chain(webhook_cases())
+    .chain(alert_cases())
+    .chain(floor_cases())
+    .collect()
+}
+
+fn webhook_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "POST",
+        "/api/v1/webhooks",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+/// Webhook subscriptions; webhook 1 exists (seeded), nothing else does.
+fn webhook_cases() -> Vec<Case> {
+    let many: Vec<String> = (0..65).map(|i| format!("t{i}.x")).collect();
+    vec![
+        webhook_case("webhook without url", "{}", "required", "url"),
+        webhook_case(
+            "ftp webhook",
+            r#"{"url":"ftp://erp.example.com/in"}"#,
+            "unsupported_scheme",
+            "url",
+        ),
+        webhook_case(
+            "webhook url not a url",
+            r#"{"url":"erp at port 80"}"#,
+            "bad_url",
+            "url",
+        ),
+        webhook_case(
+            "webhook url with a password",
+            r#"{"url":"https://erp:pw@erp.example.com/in"}"#,
+            "credentials_in_url",
+            "url",
+        ),
+        webhook_case(
+            "webhook url as a number",
+            r#"{"url":42}"#,
+            "wrong_type",
+            "url",
+        ),
+        webhook_case(
+            "badly formed event type",
+            r#"{"url":"http://h/x","event_types":["stock.changed","Order Created"]}"#,
+            "bad_format",
+            "event_types[1]",
+        ),
+        webhook_case(
+            "event types not a list",
+            r#"{"url":"http://h/x","event_types":"stock.changed"}"#,
+            "wrong_type",
+            "event_types",
+        ),
+        webhook_case(
+            "65 event types",
+            &serde_json::json!({"url": "http://h/x", "event_types": many}).to_string(),
+            "too_many",
+            "event_types",
+        ),
+        webhook_case(
+            "a secret chosen by the client",
+            r#"{"url":"http://h/x","secret":"whsec_mine"}"#,
+            "unknown_field",
+            "secret",
+        ),
+        webhook_case(
+            "overlong description",
+            &format!(
+                r#"{{"url":"http://h/x","description":"{}"}}"#,
+                "d".repeat(501)
+            ),
+            "too_long",
+            "description",
+        ),
+        case(
+            "webhook enabled as text",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"enabled":"yes"}"#.into()),
+            422,
+            "wrong_type",
+            Some("enabled"),
+        ),
+        case(
+            "webhook patched to gopher",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"url":"gopher://h/x"}"#.into()),
+            422,
+            "unsupported_scheme",
+            Some("url"),
+        ),
+        case(
+            "webhook patch of an unknown field",
+            "PATCH",
+            "/api/v1/webhooks/1",
+            Some(r#"{"delivered_seq":0}"#.into()),
+            422,
+            "unknown_field",
+            Some("delivered_seq"),
+        ),
+        case(
+            "webhook id not a number",
+            "GET",
+            "/api/v1/webhooks/abc",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "unknown webhook",
+            "GET",
+            "/api/v1/webhooks/999",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "patch of an unknown webhook",
+            "PATCH",
+            "/api/v1/webhooks/999",
+            Some("{}".into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "delete of an unknown webhook",
+            "DELETE",
+            "/api/v1/webhooks/999",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "replay without from_seq",
+            "POST",
+            "/api/v1/webhooks/1/replay",
+            None,
+            422,
+            "required",
+            Some("from_seq"),
+        ),
+        case(
+            "replay from text",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=start",
+            None,
+            422,
+            "bad_format",
+            Some("from_seq"),
+        ),
+        case(
+            "replay from 0",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=0",
+            None,
+            422,
+            "out_of_range",
+            Some("from_seq"),
+        ),
+        case(
+            "replay into the future",
+            "POST",
+            "/api/v1/webhooks/1/replay?from_seq=99999",
+            None,
+            422,
+            "out_of_range",
+            Some("from_seq"),
+        ),
+        case(
+            "replay with an unknown parameter",
+            "POST",
+            "/api/v1/webhooks/1/replay?from=3",
+            None,
+            422,
+            "unknown_field",
+            Some("from"),
+        ),
+        case(
+            "replay of an unknown webhook",
+            "POST",
+            "/api/v1/webhooks/999/replay?from_seq=1",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "deliveries page of 0",
+            "GET",
+            "/api/v1/webhooks/1/deliveries?limit=0",
+            None,
+            422,
+            "out_of_range",
+            Some("limit"),
+        ),
+        case(
+            "deliveries of an unknown webhook",
+            "GET",
+            "/api/v1/webhooks/999/deliveries",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "redelivery of an unknown delivery",
+            "POST",
+            "/api/v1/webhooks/1/deliveries/999/redeliver",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "redelivery id not a number",
+            "POST",
+            "/api/v1/webhooks/1/deliveries/x/redeliver",
+            None,
+            422,
+            "bad_format",
+            Some("delivery_id"),
+        ),
+        case(
+            "webhooks cursor not ours",
+            "GET",
+            "/api/v1/webhooks?cursor=zz",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+    ]
+}
+
+fn threshold_case(what: &'static str, body: &str, code: &'static str, field: &'static str) -> Case {
+    case(
+        what,
+        "PUT",
+        "/api/v1/stock/WH/A/threshold",
+        Some(body.to_owned()),
+        422,
+        code,
+        Some(field),
+    )
+}
+
+/// Alerts and low-stock thresholds.
+fn alert_cases() -> Vec<Case> {
+    vec![
+        case(
+            "alerts in an unknown state",
+            "GET",
+            "/api/v1/alerts?state=closed",
+            None,
+            422,
+            "unknown_state",
+            Some("state"),
+        ),
+        case(
+            "alerts of a badly formed kind",
+            "GET",
+            "/api/v1/alerts?kind=Low-Stock",
+            None,
+            422,
+            "bad_format",
+            Some("kind"),
+        ),
+        case(
+            "alerts at a badly formed location",
+            "GET",
+            "/api/v1/alerts?location=W%20H",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+        case(
+            "alerts with an unknown parameter",
+            "GET",
+            "/api/v1/alerts?colour=red",
+            None,
+            422,
+            "unknown_field",
+            Some("colour"),
+        ),
+        case(
+            "alerts cursor not ours",
+            "GET",
+            "/api/v1/alerts?cursor=7a7a",
+            None,
+            422,
+            "bad_cursor",
+            Some("cursor"),
+        ),
+        case(
+            "acknowledging alert abc",
+            "POST",
+            "/api/v1/alerts/abc/acknowledge",
+            None,
+            422,
+            "bad_format",
+            Some("id"),
+        ),
+        case(
+            "acknowledging an unknown alert",
+            "POST",
+            "/api/v1/alerts/999/acknowledge",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        threshold_case(
+            "negative threshold",
+            r#"{"low_stock":-1}"#,
+            "out_of_range",
+            "low_stock",
+        ),
+        threshold_case(
+            "huge threshold",
+            r#"{"low_stock":1000000000001}"#,
+            "out_of_range",
+            "low_stock",
+        ),
+        threshold_case(
+            "threshold as text",
+            r#"{"low_stock":"5"}"#,
+            "wrong_type",
+            "low_stock",
+        ),
+        threshold_case(
+            "fractional threshold",
+            r#"{"low_stock":1.5}"#,
+            "wrong_type",
+            "low_stock",
+        ),
+        threshold_case("threshold missing", "{}", "required", "low_stock"),
+        threshold_case(
+            "threshold with an unknown field",
+            r#"{"low_stock":5,"high":9}"#,
+            "unknown_field",
+            "high",
+        ),
+        case(
+            "threshold of an unknown product",
+            "PUT",
+            "/api/v1/stock/WH/GHOST/threshold",
+            Some(r#"{"low_stock":5}"#.into()),
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "threshold of a badly formed sku",
+            "PUT",
+            "/api/v1/stock/WH/A%20B/threshold",
+            Some(r#"{"low_stock":5}"#.into()),
+            422,
+            "bad_format",
+            Some("sku"),
+        ),
+        case(
+            "removing a threshold never set",
+            "DELETE",
+            "/api/v1/stock/WH/A/threshold",
+            None,
+            404,
+            "not_found",
+            None,
+        ),
+        case(
+            "thresholds at a badly formed location",
+            "GET",
+            "/api/v1/stock/thresholds?location=W%20H",
+            None,
+            422,
+            "bad_format",
+            Some("location"),
+        ),
+    ]
+}
+
+fn sale_body(fields: &str, lines: &str) -> String {
+    format!(
+        r#"{{"sale_id":"S1","terminal":"T1","occurred_at":"{}","location":"WH","lines":{lines}{fields}}}"#,
+        chrono::Utc::now().to_rfc3339()
+    )
+}
+
+fn floor_case(
+    what: &'static str,
+    path: &'static str,
+    body: String,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> Case {
+    case(what, "POST", path, Some(body), status, code, field)
+}
+
+/// Devices, POS, RFID, counts and transfers (docs/stores.md).
+fn floor_cases() -> Vec<Case> {
+    let sale = |what, fields: &str, lines: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/pos/sales",
+            sale_body(fields, lines),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let a = r#"[{"sku":"A"}]"#;
+    let ret = |what, body: &str, code, field| {
+        let body = body.replace("NOW", &chrono::Utc::now().to_rfc3339());
+        floor_case(what, "/api/v1/pos/returns", body, 422, code, Some(field))
+    };
+    let reads = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/rfid/reads",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let count = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/counts",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let transfer = |what, lines: &str, from: &str, to: &str, code, field| {
+        let body = format!(r#"{{"from":"{from}","to":"{to}","lines":{lines}}}"#);
+        floor_case(what, "/api/v1/transfers", body, 422, code, Some(field))
+    };
+    let device = |what, body: &str, code, field| {
+        floor_case(
+            what,
+            "/api/v1/devices",
+            body.to_owned(),
+            422,
+            code,
+            Some(field),
+        )
+    };
+    let missing = |what, method, path| case(what, method, path, None, 404, "not_found", None);
+    vec![
+        sale("sale without lines", "", "[]", "required", "lines"),
+        sale(
+            "sale line with code and sku",
+            "",
+            r#"[{"sku":"A","code":"6901234567892"}]"#,
+            "not_allowed",
+            "lines[0].sku",
+        ),
+        sale(
+            "sale line naming nothing",
+            "",
+            r#"[{"qty":1}]"#,
+            "required",
+            "lines[0].code",
+        ),
+        sale(
+            "sale of zero",
+            "",
+            r#"[{"sku":"A","qty":0}]"#,
+            "out_of_range",
+            "lines[0].qty",
+        ),
+        sale(
+            "sale with a bad check digit",
+            "",
+            r#"[{"code":"6901234567893"}]"#,
+            "invalid_code",
+            "lines[0].code",
+        ),
+        sale(
+            "sale of an unknown code",
+            "",
+            r#"[{"sku":"A"},{"code":"6901234999990"}]"#,
+            "unknown_code",
+            "lines[1].code",
+        ),
+        sale(
+            "sale of a ghost",
+            "",
+            r#"[{"sku":"GHOST"}]"#,
+            "unknown_sku",
+            "lines[0].sku",
+        ),
+        sale(
+            "sale at a negative price",
+            "",
+            r#"[{"sku":"A","unit_price":-1}]"#,
+            "negative",
+            "lines[0].unit_price",
+        ),
+        sale(
+            "sale paid short",
+            r#","payments":[{"method":"cash","amount":100}]"#,
+            a,
+            "underpaid",
+            "payments",
+        ),
+        sale(
+            "sale paid in a bad way",
+            r#","payments":[{"method":"Cash!","amount":100}]"#,
+            a,
+            "bad_format",
+            "payments[0].method",
+        ),
+        sale(
+            "sale with a discount field",
+            r#","discount":5"#,
+            a,
+            "unknown_field",
+            "discount",
+        ),
+        floor_case(
+            "sale without an id",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""sale_id":"S1","#, ""),
+            422,
+            "required",
+            Some("sale_id"),
+        ),
+        floor_case(
+            "sale id with a space",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace("S1", "S 1"),
+            422,
+            "bad_format",
+            Some("sale_id"),
+        ),
+        floor_case(
+            "sale at an unknown store",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""WH""#, r#""MARS""#),
+            422,
+            "unknown_location",
+            Some("location"),
+        ),
+        floor_case(
+            "sale by a caller of no one store, naming none",
+            "/api/v1/pos/sales",
+            sale_body("", a).replace(r#""location":"WH","#, ""),
+            422,
+            "required",
+            Some("location"),
+        ),
+        floor_case(
+            "sale from the future",
+            "/api/v1/pos/sales",
+            sale_body(r#","location":"WH""#, a)
+                .replacen(r#""location":"WH","#, "", 1)
+                .replace(&chrono::Utc::now().to_rfc3339()[..4], "2999"),
+            422,
+            "in_future",
+            Some("occurred_at"),
+        ),
+        ret(
+            "return of a known sale at another price",
+            r#"{"return_id":"R1","terminal":"T1","occurred_at":"NOW","location":"WH","original_sale_id":"S0","lines":[{"sku":"A","unit_price":1}]}"#,
+            "not_allowed",
+            "lines[0].unit_price",
+        ),
+        ret(
+            "return of an unknown sale",
+            r#"{"return_id":"R1","terminal":"T1","occurred_at":"NOW","location":"WH","original_sale_id":"S0","lines":[{"sku":"A"}]}"#,
+            "unknown_sale",
+            "original_sale_id",
+        ),
+        missing(
+            "receipt of an unknown sale",
+            "GET",
+            "/api/v1/pos/sales/NOPE",
+        ),
+        reads(
+            "no reads",
+            r#"{"reader":"R1","location":"WH","reads":[]}"#,
+            "required",
+            "reads",
+        ),
+        reads(
+            "antenna 300",
+            r#"{"reader":"R1","location":"WH","reads":[{"epc":"x","antenna":300,"seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "out_of_range",
+            "reads[0].antenna",
+        ),
+        reads(
+            "read at no time",
+            r#"{"reader":"R1","location":"WH","reads":[{"epc":"x","seen_at":"noon"}]}"#,
+            "invalid",
+            "reads[0].seen_at",
+        ),
+        reads(
+            "reader with a slash",
+            r#"{"reader":"R/1","location":"WH","reads":[{"epc":"x","seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "bad_format",
+            "reader",
+        ),
+        reads(
+            "reads at an unknown store",
+            r#"{"reader":"R1","location":"MARS","reads":[{"epc":"x","seen_at":"2026-01-01T00:00:00Z"}]}"#,
+            "unknown_location",
+            "location",
+        ),
+        count(
+            "count at an unknown place",
+            r#"{"location":"MARS"}"#,
+            "unknown_location",
+            "location",
+        ),
+        count(
+            "count of a ghost",
+            r#"{"location":"WH","skus":["GHOST"]}"#,
+            "unknown_sku",
+            "skus[0]",
+        ),
+        count(
+            "count naming a SKU twice",
+            r#"{"location":"WH","skus":["A","A"]}"#,
+            "duplicate",
+            "skus[1]",
+        ),
+        count(
+            "count of no SKUs",
+            r#"{"location":"WH","skus":[]}"#,
+            "out_of_range",
+            "skus",
+        ),
+        missing("an unknown count", "GET", "/api/v1/counts/NOPE"),
+        floor_case(
+            "scans for an unknown count",
+            "/api/v1/counts/NOPE/scans",
+            r#"{"lines":[{"sku":"A","qty":1}]}"#.into(),
+            404,
+            "not_found",
+            None,
+        ),
+        missing(
+            "approving an unknown count",
+            "POST",
+            "/api/v1/counts/NOPE/approve",
+        ),
+        transfer(
+            "transfer to where it is",
+            r#"[{"sku":"A","qty":1}]"#,
+            "WH",
+            "WH",
+            "same_location",
+            "to",
+        ),
+        transfer(
+            "transfer of nothing",
+            r#"[{"sku":"A","qty":0}]"#,
+            "WH",
+            "X",
+            "out_of_range",
+            "lines[0].qty",
+        ),
+        transfer(
+            "transfer from nowhere",
+            r#"[{"sku":"A","qty":1}]"#,
+            "MARS",
+            "WH",
+            "unknown_location",
+            "from",
+        ),
+        transfer(
+            "transfer to nowhere",
+            r#"[{"sku":"A","qty":1}]"#,
+            "WH",
+            "MARS",
+            "unknown_location",
+            "to",
+        ),
+        transfer(
+            "transfer naming a SKU twice",
+            r#"[{"sku":"A","qty":1},{"sku":"A","qty":1}]"#,
+            "WH",
+            "X",
+            "duplicate",
+            "lines[1].sku",
+        ),
+        missing(
+            "shipping an unknown transfer",
+            "POST",
+            "/api/v1/transfers/NOPE/ship",
+        ),
+        floor_case(
+            "receiving less than nothing",
+            "/api/v1/transfers/NOPE/receive",
+            r#"{"lines":[{"sku":"A","qty":-1}]}"#.into(),
+            422,
+            "out_of_range",
+            Some("lines[0].qty"),
+        ),
+        case(
+            "transfers in a made-up status",
+            "GET",
+            "/api/v1/transfers?status=lost",
+            None,
+            422,
+            "unknown_status",
+            Some("status"),
+        ),
+        device(
+            "device of an unknown kind",
+            r#"{"id":"D1","kind":"printer","location":"WH"}"#,
+            "unknown_kind",
+            "kind",
+        ),
+        device(
+            "device at an unknown place",
+            r#"{"id":"D1","kind":"pos","location":"MARS"}"#,
+            "unknown_location",
+            "location",
+        ),
+        device(
+            "device id with a space",
+            r#"{"id":"D 1","kind":"pos","location":"WH"}"#,
+            "bad_format",
+            "id",
+        ),
+        missing(
+            "disabling an unknown device",
+            "POST",
+            "/api/v1/devices/NOPE/disable",
+        ),
+    ]
 }
 
 async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
@@ -692,6 +1558,11 @@ async fn bad_input_gets_a_named_problem_and_changes_nothing(app: &TestApp) {
     app.post("/api/v1/customers", r#"{"code":"ACME","name":"Acme"}"#)
         .await
         .expect(201);
+    let seeded = app
+        .post("/api/v1/webhooks", r#"{"url":"http://127.0.0.1:9/seed"}"#)
+        .await
+        .expect(201);
+    assert_eq!(seeded["id"], 1);
     let before = app.snapshot().await;
     for case in cases() {
         let reply = if case.headers.is_empty() {
@@ -764,6 +1635,7 @@ async fn requests_without_a_valid_token_are_refused(app: &TestApp) {
             ("GET", "/api/v1/products"),
             ("POST", "/api/v1/stock/movements"),
             ("GET", "/api/v1/stock/WH/A"),
+            ("GET", "/api/v1/sinks"),
         ] {
             let reply = app
                 .send(

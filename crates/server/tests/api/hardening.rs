@@ -5,6 +5,7 @@ use tower::ServiceExt;
 use crate::helpers::TestApp;
 
 crate::on_both_backends!(
+    rate_limits_answer_429_and_cors_answers_allowed_origins_only,
     every_response_carries_a_request_id_and_security_headers,
     metrics_count_what_happened
 );
@@ -116,5 +117,66 @@ async fn metrics_count_what_happened(app: &TestApp) {
     assert!(
         !text.contains("stockbook_event_log_head 0"),
         "the head moved"
+    );
+}
+
+async fn rate_limits_answer_429_and_cors_answers_allowed_origins_only(app: &TestApp) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let state = server::AppState::new(app.db.store.clone(), None)
+        .with_rate_limit(2)
+        .with_cors(vec!["https://portal.example".into()]);
+    let router = server::build_app(state);
+    let send = |request: Request<Body>| router.clone().oneshot(request);
+    let get = || {
+        Request::get("/api/v1/products")
+            .header("authorization", format!("Bearer {}", app.token))
+            .header("origin", "https://portal.example")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = send(get()).await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(
+        &statuses[..4],
+        [200, 200, 200, 200],
+        "a burst of twice the rate"
+    );
+    assert!(statuses[4..].contains(&429), "{statuses:?}");
+
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/api/v1/orders")
+        .header("origin", "https://portal.example")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    let response = send(preflight).await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://portal.example"
+    );
+    assert!(
+        response.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    let foreign = Request::get("/healthz")
+        .header("origin", "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let response = send(foreign).await.unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
     );
 }

@@ -14,6 +14,8 @@ pub struct TestApp {
     pub app: Router,
     pub token: String,
     pub db: TestDatabase,
+    /// The app's state, to start workers beside it (webhooks).
+    pub state: AppState,
 }
 
 /// A response: status, content type, headers and JSON body (`Null` when empty or not JSON).
@@ -40,8 +42,14 @@ impl TestApp {
             .await
             .unwrap();
         let default_location = Some(domain::ids::LocationCode::parse("location", "WH").unwrap());
-        let app = build_app(AppState::new(db.store.clone(), default_location));
-        let this = Self { app, token, db };
+        let state = AppState::new(db.store.clone(), default_location);
+        let app = build_app(state.clone());
+        let this = Self {
+            app,
+            token,
+            db,
+            state,
+        };
         this.post(
             "/api/v1/locations",
             r#"{"code":"WH","name":"Main warehouse","kind":"warehouse"}"#,
@@ -135,6 +143,39 @@ impl TestApp {
         }
     }
 
+    /// Sends a JSON request with `token` and extra headers.
+    pub async fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.request(method, path, body, Some(token), "application/json", headers)
+            .await
+    }
+
+    /// The status of a request whose body is not read (an endless stream, say).
+    pub async fn status_of(&self, method: &str, path: &str, token: &str) -> StatusCode {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.app.clone().oneshot(request).await.unwrap().status()
+    }
+
+    /// Issues a token with this grant straight in the store.
+    pub async fn token_for(&self, grant: domain::auth::Grant) -> String {
+        let name = format!("{}-token", grant.role);
+        server::auth::issue_token(self.db.store.as_ref(), &name, grant, None, None)
+            .await
+            .unwrap()
+            .0
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None, Some(&self.token), "").await
     }
@@ -150,6 +191,21 @@ impl TestApp {
         .await
     }
 
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            "PUT",
+            path,
+            Some(body),
+            Some(&self.token),
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, Some(&self.token), "").await
+    }
+
     pub async fn patch(&self, path: &str, body: &str) -> Reply {
         self.send(
             "PATCH",
@@ -161,9 +217,11 @@ impl TestApp {
         .await
     }
 
-    /// Everything in the database, to prove a request changed nothing.
+    /// Everything in the database but the audit trail, which records refused requests too.
     pub async fn snapshot(&self) -> Vec<BackupRecord> {
-        store::export_all(self.db.store.as_ref()).await.unwrap()
+        let mut records = store::export_all(self.db.store.as_ref()).await.unwrap();
+        records.retain(|r| !matches!(r, BackupRecord::Audit(_)));
+        records
     }
 }
 

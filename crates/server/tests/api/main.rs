@@ -10,13 +10,23 @@
     reason = "tests print the latencies they measure"
 )]
 
+mod alerts;
 mod bad_input;
+mod edge;
 mod events;
+mod floor;
 mod hardening;
 mod helpers;
+mod openapi;
 mod orders;
+mod permissions;
+mod pos;
 mod scan;
+mod shop;
+mod sinks;
 mod stock;
+mod users;
+mod webhooks;
 
 /// Runs an `async fn(TestApp)` scenario once per available backend.
 #[macro_export]

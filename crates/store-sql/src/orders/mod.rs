@@ -70,27 +70,38 @@ where
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
+        let within = if f.within.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND location IN ({})",
+                crate::core::placeholders(9, f.within.len())
+            )
+        };
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders o \
+             WHERE ($1 IS NULL OR customer = $1) AND ($2 IS NULL OR status = $2) \
+               AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) \
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.sku = $5)) \
+               AND ($6 IS NULL OR LOWER(number) LIKE $6 ESCAPE '\\' OR LOWER(COALESCE(note, '')) LIKE $6 ESCAPE '\\') \
+               AND ($7 IS NULL OR order_seq < $7) {within} \
+             ORDER BY order_seq DESC LIMIT $8"
+        );
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_snapshot(&self.reader).await?;
-            let rows: Vec<OrderRow> = sqlx::query_as(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders o \
-                 WHERE ($1 IS NULL OR customer = $1) AND ($2 IS NULL OR status = $2) \
-                   AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) \
-                   AND ($5 IS NULL OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.sku = $5)) \
-                   AND ($6 IS NULL OR LOWER(number) LIKE $6 ESCAPE '\\' OR LOWER(COALESCE(note, '')) LIKE $6 ESCAPE '\\') \
-                   AND ($7 IS NULL OR order_seq < $7) \
-                 ORDER BY order_seq DESC LIMIT $8"
-            ))
-            .bind(f.customer.as_deref())
-            .bind(f.status.map(OrderStatus::as_str))
-            .bind(f.from.map(crate::core::micros))
-            .bind(f.to.map(crate::core::micros))
-            .bind(f.sku.as_ref().map(Sku::as_str))
-            .bind(pattern.as_deref())
-            .bind(before)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+            let mut query = sqlx::query_as(&sql)
+                .bind(f.customer.as_deref())
+                .bind(f.status.map(OrderStatus::as_str))
+                .bind(f.from.map(crate::core::micros))
+                .bind(f.to.map(crate::core::micros))
+                .bind(f.sku.as_ref().map(Sku::as_str))
+                .bind(pattern.as_deref())
+                .bind(before)
+                .bind(limit);
+            for location in &f.within {
+                query = query.bind(location.as_str());
+            }
+            let rows: Vec<OrderRow> = query.fetch_all(&mut *tx).await?;
             let mut orders = Vec::with_capacity(rows.len());
             for row in rows {
                 let seq = row.order_seq;

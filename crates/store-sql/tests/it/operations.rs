@@ -102,6 +102,79 @@ async fn with_orders(store: &Arc<dyn Store>) {
     );
 }
 
+/// A threshold that raised an alert (acknowledged), an open alert and a webhook
+/// subscription with its secret: all must survive backup and restore.
+async fn with_alerts_and_webhooks(store: &Arc<dyn Store>) {
+    let (wh, s03) = (
+        LocationCode::parse("l", "WH").unwrap(),
+        Sku::parse("s", "S03").unwrap(),
+    );
+    store
+        .set_threshold(&wh, &s03, 2, chrono::Utc::now())
+        .await
+        .unwrap();
+    let low = store
+        .list_alerts(&store::alerts::AlertFilter::default(), None, 1)
+        .await
+        .unwrap();
+    store
+        .acknowledge_alert(low[0].id, "backup test", chrono::Utc::now())
+        .await
+        .unwrap();
+    store
+        .raise_alert(
+            store::alerts::NewAlert {
+                kind: "sink_lag".into(),
+                key: "nats".into(),
+                location: None,
+                sku: None,
+                message: "behind".into(),
+                detail: serde_json::json!({"lag_events": 1200}),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .create_webhook(
+            store::webhooks::NewWebhook {
+                url: "https://erp.example.com/stockbook".into(),
+                event_types: vec!["order.*".into()],
+                description: None,
+                secret: store::webhooks::WebhookSecret(
+                    "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+                ),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Makes the database an edge node of WH with one figure mirrored from HQ, so a backup
+/// carries the edge records too.
+async fn as_edge(store: &Arc<dyn Store>) {
+    let wh = LocationCode::parse("location", "WH").unwrap();
+    store
+        .edge_bind("http://hq.example", &wh, chrono::Utc::now())
+        .await
+        .unwrap();
+    let figure = store::edge::HqFigure {
+        sku: Sku::parse("sku", "S09").unwrap(),
+        on_hand: 12,
+        movement: None,
+    };
+    store
+        .edge_mirror(store::edge::HqStock {
+            figures: vec![figure],
+            stock_seq: 7,
+            bootstrap: Some(7),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+}
+
 async fn both(name: &str) -> Vec<TestDatabase> {
     let mut dbs = vec![TestDatabase::sqlite(name).await.unwrap()];
     dbs.extend(TestDatabase::postgres(name).await.unwrap());
@@ -216,6 +289,8 @@ async fn the_ledger_refuses_edits_and_deletions() {
 async fn backup_during_writes_restores(source: &TestDatabase, target: &TestDatabase) {
     stocked(&source.store, 10).await;
     with_orders(&source.store).await;
+    with_alerts_and_webhooks(&source.store).await;
+    as_edge(&source.store).await;
     let writing = Arc::new(AtomicBool::new(true));
     let writers: Vec<_> = (0..4)
         .map(|w| {
@@ -289,6 +364,46 @@ async fn backup_during_writes_restores(source: &TestDatabase, target: &TestDatab
         matches!(outcome[0], domain::stock::Outcome::Applied(_)),
         "{outcome:?}"
     );
+    for kind in ["threshold", "alert", "webhook"] {
+        assert!(
+            snapshot
+                .iter()
+                .any(|r| serde_json::to_value(r).unwrap()["type"] == kind),
+            "the backup holds a {kind}"
+        );
+    }
+    // New alerts and subscriptions get numbers after the restored ones.
+    let webhooks = target.store.list_webhooks(None, 10).await.unwrap();
+    let next = target
+        .store
+        .create_webhook(
+            store::webhooks::NewWebhook {
+                url: "http://127.0.0.1:9/".into(),
+                event_types: vec![],
+                description: None,
+                secret: webhooks[0].secret.clone(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert!(next.id > webhooks[0].id);
+    let raised = target
+        .store
+        .raise_alert(
+            store::alerts::NewAlert {
+                kind: "sink_lag".into(),
+                key: "amqp".into(),
+                location: None,
+                sku: None,
+                message: "behind".into(),
+                detail: serde_json::Value::Null,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert!(raised.created);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -396,6 +511,83 @@ async fn verify_names_an_edited_or_deleted_audit_entry() {
                 ),
             "{}: {details:?}",
             db.store.backend()
+        );
+        db.cleanup().await;
+    }
+}
+
+/// The delivery log keeps the newest million attempts: the thousandth insert past that
+/// prunes the oldest, by id.
+#[tokio::test]
+async fn the_webhook_delivery_log_prunes_its_oldest_entries() {
+    for db in both("delivery_prune").await {
+        let store = &db.store;
+        let w = store
+            .create_webhook(
+                store::webhooks::NewWebhook {
+                    url: "http://127.0.0.1:9/".into(),
+                    event_types: vec![],
+                    description: None,
+                    secret: store::webhooks::WebhookSecret("whsec_AAAA".into()),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let insert = |id: i64| {
+            format!(
+                "INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_seq, event_id, event_type, attempt, manual, \
+                 attempted_at, status_code, error, duration_ms, ok) \
+                 VALUES ({id}, {}, 1, 'e', 't', 1, TRUE, '2026-11-22T00:00:00Z', 200, NULL, 1, TRUE)",
+                w.id
+            )
+        };
+        db.raw(&insert(1)).await.unwrap();
+        db.raw(&insert(1_000_998)).await.unwrap();
+        if store.backend() == "postgres" {
+            // An identity does not follow explicit ids by itself.
+            db.raw("SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'delivery_id'), 1000998)")
+                .await
+                .unwrap();
+        }
+        let manual = |seq| store::webhooks::NewDelivery {
+            webhook_id: w.id,
+            event_seq: seq,
+            event_id: "e".into(),
+            event_type: "t".into(),
+            attempt: 1,
+            manual: true,
+            attempted_at: chrono::Utc::now(),
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+        };
+        let claim = store::webhooks::LeaseClaim {
+            holder: "t".into(),
+            until: chrono::Utc::now(),
+        };
+        let policy = store::webhooks::DisablePolicy {
+            after_failures: 1,
+            after: chrono::Duration::zero(),
+        };
+        for seq in 0..2 {
+            store
+                .record_delivery(manual(seq), 0, &claim, &policy)
+                .await
+                .unwrap();
+        }
+        let ids: Vec<i64> = store
+            .list_deliveries(w.id, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [1_001_000, 1_000_999, 1_000_998],
+            "{}: id 1 is more than a million behind 1,001,000",
+            store.backend()
         );
         db.cleanup().await;
     }

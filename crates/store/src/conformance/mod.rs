@@ -9,13 +9,23 @@
     reason = "a test suite: a failed step is a failed test"
 )]
 
+mod alerts;
 mod auth;
+mod edge;
 mod events;
 mod orders;
+mod retail;
+mod sinks;
+mod webhooks;
 
+pub use alerts::*;
 pub use auth::*;
+pub use edge::*;
 pub use events::*;
 pub use orders::*;
+pub use retail::*;
+pub use sinks::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -74,6 +84,19 @@ macro_rules! conformance_tests {
             concurrent_orders_share_one_credit_limit,
             every_change_appends_its_events,
             a_tailing_reader_sees_every_event_exactly_once,
+            sink_leases_give_one_holder_and_cursors_only_move_forward,
+            racing_nodes_get_one_lease,
+            low_stock_is_raised_once_by_the_movement_that_crosses,
+            a_sale_beyond_on_hand_raises_negative_stock,
+            alerts_raise_by_kind_and_key_and_thresholds_list,
+            webhook_positions_move_only_for_the_lease_holder_on_success,
+            sustained_failure_disables_a_webhook_with_an_alert,
+            // The shop floor (docs/stores.md).
+            a_sale_racing_its_retries_is_recorded_once,
+            concurrent_returns_never_take_back_more_than_was_sold,
+            concurrent_reads_of_the_same_tags_count_each_tag_once,
+            an_edge_node_mirrors_hq_and_counts_each_movement_once,
+            a_stock_snapshot_names_the_last_event_it_reflects,
         );
     };
     (@each $make:path; $($story:ident),* $(,)?) => {
@@ -131,11 +154,11 @@ pub fn movement(id: &str, location: &str, sku: &str, kind: MovementKind, qty: i6
     }
 }
 
-fn sku(s: &str) -> Sku {
+pub(crate) fn sku(s: &str) -> Sku {
     Sku::parse("sku", s).expect("valid sku")
 }
 
-fn loc(s: &str) -> LocationCode {
+pub(crate) fn loc(s: &str) -> LocationCode {
     LocationCode::parse("location", s).expect("valid location")
 }
 
@@ -621,8 +644,9 @@ pub async fn export_writes_every_record_and_restore_refuses_a_full_database(stor
         kinds,
         [
             "location", "product", "product", "level", "level", "movement", "movement", "token",
-            "event", "event", "event", "event", "event"
-        ]
+            "event", "event", "event", "event", "event", "event", "alert"
+        ],
+        "the sale into negative stock raised an alert, with its event"
     );
 
     let refused = store

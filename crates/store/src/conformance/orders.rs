@@ -276,6 +276,7 @@ pub async fn pack_units_convert_and_order_rules_hold(store: Arc<dyn Store>) {
     tea.packs = vec![domain::units::Pack {
         unit: "箱".into(),
         factor: 12,
+        gtin: None,
     }];
     tea.min_order_qty = 6;
     tea.order_multiple = 6;
@@ -325,6 +326,7 @@ pub async fn a_placed_order_reads_back_as_it_was_returned(store: Arc<dyn Store>)
     tea.packs = vec![domain::units::Pack {
         unit: "箱".into(),
         factor: 12,
+        gtin: None,
     }];
     store.create_product(tea).await.unwrap();
     store
