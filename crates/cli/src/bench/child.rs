@@ -30,7 +30,18 @@ impl ServerChild {
     pub async fn start(db_url: &str) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the stockbook binary")?;
         let mut child = Command::new(exe)
-            .args(["--db", db_url, "serve", "--listen", "127.0.0.1:0"])
+            // No per-token rate limit: the bench measures what the server can do, not the
+            // limit an operator sets (by default 1,000/s a token, which 16 clients sharing
+            // the bench's admin token reach at once).
+            .args([
+                "--db",
+                db_url,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "0",
+            ])
             .env("STOCKBOOK_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
