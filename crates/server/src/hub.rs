@@ -11,8 +11,8 @@
 //! with 100 subscribers, one query and one serialization per event instead of 100.
 //!
 //! Nothing in it is needed for correctness. The tail holds every event with `seq` in
-//! `(after, last]` (the log's `seq` order is its commit order, see decision 0005, so what a
-//! read returns has no gaps that a later commit could fill), and a subscriber whose cursor
+//! `(after, last]` (a read of the log stops at its settled horizon, see decision 0011, so what
+//! it returns has no gaps that a later commit could fill), and a subscriber whose cursor
 //! is older than the tail reads the database as before. A subscriber that misses a wake-up
 //! still reads everything on the next one.
 

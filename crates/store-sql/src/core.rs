@@ -36,9 +36,22 @@ pub trait Dialect: Database + Sized {
     /// second one sees the first one's order (SQLite's single writer does so already).
     async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error>;
 
-    /// Takes the event-log lock until the transaction ends, so that events are numbered in
-    /// commit order (a no-op where writers are serial anyway).
-    async fn lock_event_log(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error>;
+    /// True where events become visible in `seq` order because writers are serial
+    /// (SQLite): every visible event is final, and readers need no horizon.
+    const SERIAL_APPENDS: bool;
+
+    /// A one-row query that marks the transaction as appending to the event log until it
+    /// ends; the append joins it to its rows, so the mark is taken before the first number
+    /// without a round trip of its own, and [`Dialect::event_horizon`] can wait for it
+    /// (decision 0011). Empty where writers are serial anyway.
+    const APPEND_MARK: &'static str;
+
+    /// The settled horizon of the event log: the highest `seq` such that every event
+    /// numbered up to it is visible or was rolled back, so that no later commit can fill a
+    /// gap below it. Waits for the transactions appending at the time of the call, at most
+    /// `wait`; `None` if they did not end by then. Only called where
+    /// [`Dialect::SERIAL_APPENDS`] is false, and never inside a transaction that appends.
+    async fn event_horizon(pool: &Pool<Self>, wait: Duration) -> Result<Option<i64>, sqlx::Error>;
 
     /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
     /// taken without blocking other orders where the database allows.

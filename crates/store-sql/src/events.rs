@@ -1,10 +1,19 @@
 //! The event log: appending a transaction's events at its end, and reading them back.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{Event, EventFilter, NewEvent, StoreError};
 
 use crate::core::{Core, Dialect, TxError, retry};
+
+/// How long a read of the log waits for the transactions appending at that moment; they
+/// are in their last statements, so this is about one commit. A reader that gets nothing
+/// reads again on its next round.
+const READ_WAIT: Duration = Duration::from_millis(200);
+/// How long [`Core::event_head`] waits before it reports the database as unavailable.
+const HEAD_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, event_id, type, aggregate, location, sku, customer, occurred_at, data";
@@ -59,8 +68,10 @@ where
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    /// Appends `events` as the last writes of the transaction. On PostgreSQL this takes the
-    /// event-log lock first (held until commit), so numbers are handed out in commit order.
+    /// Appends `events` as the last writes of the transaction, after every row lock it
+    /// takes, so that two transactions changing one aggregate number their events in the
+    /// order they change it. On PostgreSQL the transaction is first marked as appending
+    /// (decision 0011), so that readers wait for it before they read past its numbers.
     pub(crate) async fn append_events(
         tx: &mut Transaction<'static, DB>,
         events: Vec<NewEvent>,
@@ -69,13 +80,11 @@ where
         if events.is_empty() {
             return Ok(());
         }
-        // Stock alerts belong to the transaction whose movements cross a threshold; they
-        // are decided before the log lock is taken, to keep the locked tail short.
+        // Stock alerts belong to the transaction whose movements cross a threshold.
         let mut events = events;
         let alerts = Self::stock_alerts(tx, &events, at).await?;
         events.extend(alerts);
-        DB::lock_event_log(tx).await?;
-        // Multi-row inserts: one statement per 100 events keeps the locked tail short.
+        // Multi-row inserts: one statement per 100 events.
         let mut events = events.into_iter().peekable();
         while events.peek().is_some() {
             let chunk: Vec<NewEvent> = events.by_ref().take(100).collect();
@@ -94,9 +103,17 @@ where
                     )
                 })
                 .collect();
+            let rows = rows.join(", ");
+            let source = if DB::APPEND_MARK.is_empty() {
+                format!("VALUES {rows}")
+            } else {
+                format!(
+                    "SELECT v.* FROM ({}) AS mark, (VALUES {rows}) AS v",
+                    DB::APPEND_MARK
+                )
+            };
             let sql = format!(
-                "INSERT INTO events (event_id, type, aggregate, location, sku, customer, occurred_at, data) VALUES {}",
-                rows.join(", ")
+                "INSERT INTO events (event_id, type, aggregate, location, sku, customer, occurred_at, data) {source}"
             );
             let mut query = sqlx::query(&sql).bind(at);
             for e in chunk {
@@ -136,12 +153,18 @@ where
         Ok(())
     }
 
+    /// Events after `after` in `seq` order, only up to the settled horizon: a reader that
+    /// moves its cursor to the last one it got can never skip an event committed later.
     pub(crate) async fn events_after(
         &self,
         after: i64,
         filter: &EventFilter,
         limit: i64,
     ) -> Result<Vec<Event>, StoreError> {
+        let horizon = self.read_horizon().await?;
+        if horizon <= after {
+            return Ok(Vec::new());
+        }
         let types = (!filter.types.is_empty()).then(|| filter.types.join(","));
         let within = if filter.within.is_empty() {
             String::new()
@@ -156,7 +179,8 @@ where
             "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 \
                AND ($2 IS NULL OR (',' || $2 || ',') LIKE ('%,' || type || ',%')) \
                AND ($3 IS NULL OR location = $3) AND ($4 IS NULL OR sku = $4) AND ($5 IS NULL OR customer = $5) \
-               {within} ORDER BY seq LIMIT $6"
+               {within} AND seq <= ${} ORDER BY seq LIMIT $6",
+            7 + filter.within.len()
         );
         let rows: Vec<EventRow> = retry::<DB, _, _, _>(|| async {
             let mut query = sqlx::query_as(&sql)
@@ -169,20 +193,38 @@ where
             for location in &filter.within {
                 query = query.bind(location.as_str());
             }
-            Ok(query.fetch_all(&self.reader).await?)
+            Ok(query.bind(horizon).fetch_all(&self.reader).await?)
         })
         .await?;
         rows.into_iter().map(Event::try_from).collect()
     }
 
+    /// The head of the log for a reader starting "from now": every event up to it is
+    /// final, so a cursor set to it misses nothing committed later. On PostgreSQL it may lie
+    /// a little behind the newest visible event (a reader starting there sees a few events
+    /// that were already committed), never ahead.
     pub(crate) async fn event_head(&self) -> Result<i64, StoreError> {
-        retry::<DB, _, _, _>(|| async {
-            let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&self.reader)
-                .await?;
-            Ok(head)
+        self.horizon(HEAD_WAIT).await?.ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "the event log did not settle within {} s: a transaction appending to it is stuck",
+                HEAD_WAIT.as_secs()
+            ))
         })
-        .await
+    }
+
+    /// The highest `seq` a reader may read up to now: everything where writers are serial;
+    /// else the settled horizon, or nothing (`i64::MIN`) if the transactions appending at
+    /// this moment did not end within [`READ_WAIT`] (the reader reads again next round).
+    pub(crate) async fn read_horizon(&self) -> Result<i64, StoreError> {
+        if DB::SERIAL_APPENDS {
+            return Ok(i64::MAX);
+        }
+        Ok(self.horizon(READ_WAIT).await?.unwrap_or(i64::MIN))
+    }
+
+    /// [`Dialect::event_horizon`] on the read pool, retried like a transaction.
+    async fn horizon(&self, wait: Duration) -> Result<Option<i64>, StoreError> {
+        retry::<DB, _, _, _>(|| async { Ok(DB::event_horizon(&self.reader, wait).await?) }).await
     }
 }
 

@@ -64,12 +64,23 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    async fn lock_event_log(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
-        // One well-known key for the whole log; held from the append to the commit.
-        sqlx::query("SELECT pg_advisory_xact_lock(7415000001)")
-            .execute(&mut **tx)
-            .await
-            .map(drop)
+    // Concurrent transactions take numbers in append order and may commit in another.
+    const SERIAL_APPENDS: bool = false;
+
+    // A shared lock on a key naming the log, held to the end of the transaction: appenders
+    // never wait for each other; `stockbook_event_horizon` (migration 0009) finds them in
+    // `pg_locks`. The planner keeps a subquery with a volatile function as its own node,
+    // evaluated before the join yields the first row and so before the first `nextval`.
+    const APPEND_MARK: &'static str =
+        "SELECT pg_advisory_xact_lock_shared(7415, 'events'::regclass::oid::int)";
+
+    async fn event_horizon(pool: &Pool<Self>, wait: Duration) -> Result<Option<i64>, sqlx::Error> {
+        let wait_ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        let (horizon,): (Option<i64>,) = sqlx::query_as("SELECT stockbook_event_horizon($1)")
+            .bind(wait_ms)
+            .fetch_one(pool)
+            .await?;
+        Ok(horizon)
     }
 
     async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error> {

@@ -40,8 +40,16 @@ impl Dialect for Sqlite {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
-    async fn lock_event_log(_tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {
-        Ok(())
+    // One writer at a time: events become visible in the order they are numbered.
+    const SERIAL_APPENDS: bool = true;
+
+    const APPEND_MARK: &'static str = "";
+
+    async fn event_horizon(pool: &Pool<Self>, _wait: Duration) -> Result<Option<i64>, sqlx::Error> {
+        let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(pool)
+            .await?;
+        Ok(Some(head))
     }
 
     async fn lock_key(_tx: &mut Transaction<'static, Self>, _key: &str) -> Result<(), sqlx::Error> {

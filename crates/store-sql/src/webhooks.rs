@@ -165,13 +165,11 @@ where
         now: DateTime<Utc>,
     ) -> Result<Webhook, StoreError> {
         let at = micros(now);
+        // Every event committed after this has a higher seq: the new subscription gets every
+        // event after its creation (and, on PostgreSQL, perhaps a few from just before).
+        let head = self.event_head().await?;
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
-            // Numbers follow commit order, so every event committed after this read has a
-            // higher seq: the new subscription gets exactly the events after its creation.
-            let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO webhooks (url, event_types, description, secret, enabled, delivered_seq, \
                  consecutive_failures, created_at, updated_at) \

@@ -1,10 +1,13 @@
 //! The event log: every committed change, in order, with no gaps.
 //!
 //! Each write transaction appends its events in the same transaction (a transactional
-//! outbox), so an event exists exactly when its change committed. `seq` increases in commit
-//! order (see `docs/decisions/0005-event-log-order.md`), so a reader that remembers the last
-//! `seq` it saw and asks for what follows never misses or repeats an event. Numbers may
-//! skip (a rolled-back transaction can use one); readers must not expect them contiguous.
+//! outbox), so an event exists exactly when its change committed. Events are numbered as
+//! they are appended, the last writes of their transaction, and a read returns them only up
+//! to the log's settled horizon, below which no later commit can add one (see
+//! `docs/decisions/0011-event-log-horizon.md`). So a reader that remembers the last `seq` it
+//! saw and asks for what follows never misses or repeats an event, and sees the events of
+//! one aggregate in the order they happened. Numbers may skip (a rolled-back transaction
+//! can use one); readers must not expect them contiguous.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Event {
-    /// Position in the log; increases in commit order.
+    /// Position in the log; a reader never sees a lower one after a higher one.
     pub seq: i64,
     /// Unique id, stable across retries of delivery (brokers de-duplicate on it).
     pub id: String,

@@ -2,8 +2,8 @@
 //! of one store's figures that an edge node starts from.
 //!
 //! The local event log is the push queue: every ledger row at the store has its
-//! `stock.changed` event, numbered in commit order on both databases, so the push cursor is
-//! a local event seq ([`outbox`]). Rows written from HQ's figures are listed in
+//! `stock.changed` event, so the push cursor is a local event seq read up to the log's
+//! settled horizon ([`outbox`], decision 0011). Rows written from HQ's figures are listed in
 //! `edge_mirrored` and never pushed ([`mirror`]). This module holds the binding, the sync
 //! state, HQ's snapshot and the backup of the edge tables. See
 //! `docs/decisions/0009-edge-sync.md`.
@@ -187,6 +187,10 @@ where
         &self,
         location: &LocationCode,
     ) -> Result<StockSnapshot, StoreError> {
+        // Settled before the snapshot starts, so the snapshot holds every event up to the
+        // head; it may hold some after it too, which the node then mirrors again (each
+        // carries its level's figure, so that is harmless).
+        let head = self.event_head().await?;
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_snapshot(&self.reader).await?;
             let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM locations WHERE code = $1")
@@ -196,9 +200,6 @@ where
             if n == 0 {
                 return Err(StoreError::not_found(format!("location {location}")).into());
             }
-            let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?;
             let rows: Vec<LevelRow> = sqlx::query_as(
                 "SELECT location, sku, on_hand, reserved, incoming, updated_at FROM stock_levels \
                  WHERE location = $1 ORDER BY sku",

@@ -40,6 +40,7 @@ where
     usize: ColumnIndex<DB::Row>,
 {
     pub(crate) async fn edge_outbox(&self, limit: i64) -> Result<Outbox, StoreError> {
+        let horizon = self.read_horizon().await?;
         retry::<DB, _, _, _>(|| async {
             let mut tx = self.reader.begin().await?;
             let sync = Self::sync_row(&mut tx)
@@ -51,12 +52,13 @@ where
                         m.seq, m.movement_id, m.location, m.sku, m.kind, m.qty, m.on_hand_delta, \
                         m.reserved_delta, m.on_hand_after, m.reason, m.occurred_at, m.recorded_at \
                  FROM events e JOIN stock_movements m ON m.movement_id = substr(e.event_id, 7) \
-                 WHERE e.seq > $1 AND e.type = 'stock.changed' AND e.location = $2 \
+                 WHERE e.seq > $1 AND e.seq <= $4 AND e.type = 'stock.changed' AND e.location = $2 \
                  ORDER BY e.seq LIMIT $3",
             )
             .bind(sync.push_cursor)
             .bind(sync.location.as_str())
             .bind(limit)
+            .bind(horizon)
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;

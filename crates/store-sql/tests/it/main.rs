@@ -7,4 +7,5 @@
 
 mod common;
 mod conformance;
+mod horizon;
 mod operations;
