@@ -21,7 +21,25 @@ use crate::rows::{CUSTOMER_COLUMNS, CustomerRow, to_json};
 type EntryRow = (String, i64, i64, Option<NaiveDate>, Option<NaiveDate>);
 
 /// A price rule as stored, with the SKU it prices.
-pub(crate) type RuleRow = (String, i64, i64, Option<NaiveDate>, Option<NaiveDate>, bool);
+/// A price rule as read for pricing: SKU, min_qty, unit price, validity, and the currency
+/// of its price list (`None` for a customer's own price).
+pub(crate) type RuleRow = (
+    String,
+    i64,
+    i64,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<String>,
+);
+
+/// The price rules that apply to a customer for some SKUs.
+pub(crate) struct Rules {
+    /// Customer-specific and tier rules, grouped by SKU.
+    pub by_sku: HashMap<String, Vec<PriceRule>>,
+    /// The currency of the customer's tier, known whenever a tier rule was found (a price
+    /// from the tier can only come from one).
+    pub tier_currency: Option<String>,
+}
 
 impl<DB: Dialect> Core<DB>
 where
@@ -334,17 +352,20 @@ where
             .collect())
     }
 
-    /// The customer-specific and tier rules of `customer` for `skus`, grouped by SKU.
+    /// The customer-specific and tier rules of `customer` for `skus`, with the tier's
+    /// currency, in one statement.
     pub(crate) async fn rules_for(
         tx: &mut Transaction<'static, DB>,
         customer: &Customer,
         skus: &[&str],
-    ) -> Result<HashMap<String, Vec<PriceRule>>, TxError> {
+    ) -> Result<Rules, TxError> {
         let mut out: HashMap<String, Vec<PriceRule>> = HashMap::new();
+        let mut tier_currency = None;
         for chunk in skus.chunks(500) {
             let sql = format!(
-                "SELECT sku, min_qty, unit_price, valid_from, valid_to, customer IS NOT NULL FROM price_rules \
-                 WHERE (customer = $1 OR price_list = $2) AND sku IN ({})",
+                "SELECT r.sku, r.min_qty, r.unit_price, r.valid_from, r.valid_to, l.currency \
+                 FROM price_rules r LEFT JOIN price_lists l ON l.code = r.price_list \
+                 WHERE (r.customer = $1 OR r.price_list = $2) AND r.sku IN ({})",
                 placeholders(3, chunk.len())
             );
             let mut query = sqlx::query_as::<DB, RuleRow>(&sql)
@@ -353,13 +374,15 @@ where
             for sku in chunk {
                 query = query.bind(*sku);
             }
-            for (sku, min_qty, unit_price, valid_from, valid_to, own) in
+            for (sku, min_qty, unit_price, valid_from, valid_to, list_currency) in
                 query.fetch_all(&mut **tx).await?
             {
-                let source = if own {
-                    PriceSource::Customer
-                } else {
-                    PriceSource::Tier
+                let source = match list_currency {
+                    None => PriceSource::Customer,
+                    Some(currency) => {
+                        tier_currency = Some(currency);
+                        PriceSource::Tier
+                    }
                 };
                 out.entry(sku).or_default().push(PriceRule {
                     source,
@@ -370,23 +393,10 @@ where
                 });
             }
         }
-        Ok(out)
-    }
-
-    /// The currency of the customer's tier, if it has one.
-    pub(crate) async fn tier_currency(
-        tx: &mut Transaction<'static, DB>,
-        customer: &Customer,
-    ) -> Result<Option<String>, TxError> {
-        let Some(tier) = customer.price_tier.as_deref() else {
-            return Ok(None);
-        };
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT currency FROM price_lists WHERE code = $1")
-                .bind(tier)
-                .fetch_optional(&mut **tx)
-                .await?;
-        Ok(row.map(|(c,)| c))
+        Ok(Rules {
+            by_sku: out,
+            tier_currency,
+        })
     }
 
     pub(crate) async fn quote(
@@ -400,15 +410,14 @@ where
             let mut tx = self.reader.begin().await?;
             let customer = Self::read_customer(&mut tx, customer, false).await?;
             let product = Self::read_product(&mut tx, sku).await?;
-            let rules = Self::rules_for(&mut tx, &customer, &[sku.as_str()])
-                .await?
-                .remove(sku.as_str())
-                .unwrap_or_default();
+            let Rules {
+                mut by_sku,
+                tier_currency,
+            } = Self::rules_for(&mut tx, &customer, &[sku.as_str()]).await?;
+            let rules = by_sku.remove(sku.as_str()).unwrap_or_default();
             let resolved = pricing::resolve(product.price, &rules, qty, on);
-            let currency = match resolved.source {
-                PriceSource::Tier => Self::tier_currency(&mut tx, &customer)
-                    .await?
-                    .unwrap_or_else(|| product.currency.to_string()),
+            let currency = match (resolved.source, tier_currency) {
+                (PriceSource::Tier, Some(c)) => c,
                 _ => product.currency.to_string(),
             };
             tx.commit().await?;

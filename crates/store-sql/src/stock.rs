@@ -55,6 +55,10 @@ pub(crate) struct LedgerEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// Ledger rows per multi-row `INSERT` (11 parameters each, well within both databases'
+/// limits).
+const LEDGER_ROWS_PER_INSERT: usize = 100;
+
 const LEVEL_COLUMNS: &str = "location, sku, on_hand, reserved, incoming, updated_at";
 
 impl<DB: Dialect> Core<DB>
@@ -302,6 +306,58 @@ where
             }
         }
         Ok(found)
+    }
+
+    /// Appends rows to the ledger with multi-row `INSERT`s and returns their positions, in
+    /// the order of `entries`. A unique violation is retried as in [`Core::record_movement`].
+    pub(crate) async fn record_movements(
+        tx: &mut Transaction<'static, DB>,
+        entries: &[&LedgerEntry],
+    ) -> Result<Vec<i64>, TxError> {
+        let mut seqs = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(LEDGER_ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * 11, 11)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, \
+                 reserved_delta, on_hand_after, reason, occurred_at, recorded_at) VALUES {} \
+                 RETURNING movement_id, seq",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query_as::<DB, (String, i64)>(&sql);
+            for e in chunk {
+                query = query
+                    .bind(e.id.as_str())
+                    .bind(e.location.as_str())
+                    .bind(e.sku.as_str())
+                    .bind(e.kind.as_str())
+                    .bind(e.qty)
+                    .bind(e.on_hand_delta)
+                    .bind(e.reserved_delta)
+                    .bind(e.on_hand_after)
+                    .bind(e.reason.as_deref())
+                    .bind(e.occurred_at)
+                    .bind(e.recorded_at);
+            }
+            let returned: HashMap<String, i64> = query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_unique_violation() => TxError::Retry(e),
+                    _ => TxError::Sql(e),
+                })?
+                .into_iter()
+                .collect();
+            // RETURNING promises no row order; the ids are unique, so match by them.
+            for e in chunk {
+                let seq = returned.get(e.id.as_str()).copied().ok_or_else(|| {
+                    StoreError::Other(format!("the ledger did not return movement {}", e.id))
+                })?;
+                seqs.push(seq);
+            }
+        }
+        Ok(seqs)
     }
 
     /// Appends a row to the ledger and returns its position. A unique violation means the

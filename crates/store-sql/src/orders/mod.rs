@@ -227,6 +227,43 @@ where
         kind: MovementKind,
         qty: i64,
     ) -> Result<Option<Shortage>, TxError> {
+        match Self::move_level(tx, step, sku, kind, qty).await? {
+            Err(short) => Ok(Some(short)),
+            Ok(moved) => {
+                Self::record_moves(tx, step, vec![moved]).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records moved levels in the ledger, one statement for all, and queues their
+    /// `stock.changed` events on the step.
+    pub(crate) async fn record_moves(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        moved: Vec<Moved>,
+    ) -> Result<(), TxError> {
+        let entries: Vec<&LedgerEntry> = moved.iter().map(|m| &m.entry).collect();
+        let seqs = Self::record_movements(tx, &entries).await?;
+        for (m, seq) in moved.iter().zip(seqs) {
+            step.push(crate::events::stock_changed(
+                &m.entry,
+                seq,
+                m.reserved_after,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The level change of [`Core::move_for_order`], without its ledger row: the row to
+    /// record, or the shortage of a refused reservation.
+    pub(crate) async fn move_level(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        sku: &str,
+        kind: MovementKind,
+        qty: i64,
+    ) -> Result<Result<Moved, Shortage>, TxError> {
         let (set, condition, on_hand_delta, reserved_delta) = match kind {
             MovementKind::Reserve => (
                 "reserved = reserved + $3",
@@ -261,7 +298,7 @@ where
             .bind(sku)
             .fetch_optional(&mut **tx)
             .await?;
-            return Ok(Some(Shortage {
+            return Ok(Err(Shortage {
                 sku: sku.to_owned(),
                 requested: qty,
                 available: available.map_or(0, |(a,)| a),
@@ -281,9 +318,10 @@ where
             occurred_at: step.at,
             recorded_at: step.at,
         };
-        let seq = Self::record_movement(tx, &entry).await?;
-        step.push(crate::events::stock_changed(&entry, seq, reserved_after));
-        Ok(None)
+        Ok(Ok(Moved {
+            entry,
+            reserved_after,
+        }))
     }
 
     /// Appends a timeline entry.
@@ -315,6 +353,12 @@ where
 
 /// One step in an order's life: which order, which timeline entry, who, when, where, and
 /// the events it makes (appended to the log when the step commits).
+/// A level an order moved, with the ledger row still to record.
+pub(crate) struct Moved {
+    entry: LedgerEntry,
+    reserved_after: i64,
+}
+
 pub(crate) struct OrderStep<'a> {
     pub order_id: &'a str,
     pub number: &'a str,

@@ -230,8 +230,10 @@ where
     ) -> Result<Vec<Priced>, TxError> {
         let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
         let products = Self::products_by_sku(tx, &skus).await?;
-        let rules = Self::rules_for(tx, customer, &skus).await?;
-        let tier_currency = Self::tier_currency(tx, customer).await?;
+        let crate::customers::Rules {
+            by_sku: rules,
+            tier_currency,
+        } = Self::rules_for(tx, customer, &skus).await?;
         let mut errors = Vec::new();
         let mut changes = Vec::new();
         let mut priced: Vec<(usize, Priced)> = Vec::with_capacity(lines.len());
@@ -430,16 +432,17 @@ where
         let mut sorted: Vec<&OrderLine> = lines.iter().collect();
         sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
         let mut shortages = Vec::new();
+        let mut moved = Vec::with_capacity(sorted.len());
         for line in sorted {
-            if let Some(short) =
-                Self::move_for_order(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
-                    .await?
+            match Self::move_level(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
+                .await?
             {
-                shortages.push(short);
+                Ok(m) => moved.push(m),
+                Err(short) => shortages.push(short),
             }
         }
         if shortages.is_empty() {
-            Ok(())
+            Self::record_moves(tx, step, moved).await
         } else {
             shortages.sort_by(|a, b| {
                 lines
