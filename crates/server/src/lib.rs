@@ -59,12 +59,16 @@ pub struct AppState {
     pub webhooks: Arc<sync::webhooks::Webhooks>,
     /// Settings of the shop-floor routes (RFID window, scale label layouts).
     pub floor: Arc<floor::FloorConfig>,
+    /// Appends the audit trail's entries in groups.
+    pub audit: Arc<audit::AuditWriter>,
 }
 
 impl AppState {
-    /// The state of a node on `store`, starting its event hub (needs a Tokio runtime).
+    /// The state of a node on `store`, starting its event hub and audit writer (needs a
+    /// Tokio runtime).
     pub fn new(store: Arc<dyn Store>, default_location: Option<domain::ids::LocationCode>) -> Self {
         let events = hub::EventHub::start(store.clone());
+        let audit = audit::AuditWriter::start(store.clone());
         Self {
             store,
             default_location,
@@ -76,6 +80,7 @@ impl AppState {
             sinks: Arc::default(),
             webhooks: Arc::default(),
             floor: Arc::default(),
+            audit,
         }
     }
 

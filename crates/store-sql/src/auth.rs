@@ -14,7 +14,7 @@ use store::{
     Violation,
 };
 
-use crate::core::{Core, Dialect, TxError, retry};
+use crate::core::{Core, Dialect, TxError, placeholders, retry};
 use crate::rows::{from_json, to_json};
 
 /// Columns of a token read back.
@@ -24,6 +24,8 @@ const TOKEN_COLUMNS: &str =
 const USER_COLUMNS: &str = "user_id, username, grant_json, created_at, disabled_at";
 /// Columns of an audit entry.
 const AUDIT_COLUMNS: &str = "audit_id, at, actor, role, action, target, request_id, source, status, summary, prev_hash, hash";
+/// Audit entries per multi-row `INSERT` (12 parameters each).
+const AUDIT_ROWS_PER_INSERT: usize = 100;
 /// The lock key serialising audit appends on databases with concurrent writers.
 const AUDIT_LOCK: &str = "stockbook:audit_log";
 
@@ -423,11 +425,20 @@ where
         .await
     }
 
-    pub(crate) async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
-        let entry = NewAudit {
-            at: crate::core::micros(entry.at),
-            ..entry
-        };
+    pub(crate) async fn append_audits(
+        &self,
+        entries: Vec<NewAudit>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let entries: Vec<NewAudit> = entries
+            .into_iter()
+            .map(|e| NewAudit {
+                at: crate::core::micros(e.at),
+                ..e
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         retry::<DB, _, _, _>(|| async {
             let mut tx = DB::begin_write(&self.writer).await?;
             DB::lock_key(&mut tx, AUDIT_LOCK).await?;
@@ -436,48 +447,61 @@ where
             )
             .fetch_optional(&mut *tx)
             .await?;
-            let (audit_id, prev_hash) = match last {
-                Some((id, hash)) => (id + 1, hash),
-                None => (1, GENESIS_HASH.to_owned()),
+            let (mut audit_id, mut prev_hash) = match last {
+                Some((id, hash)) => (id, hash),
+                None => (0, GENESIS_HASH.to_owned()),
             };
-            let hash = audit_hash(audit_id, &entry, &prev_hash);
-            let stored = AuditEntry {
-                audit_id,
-                entry: entry.clone(),
-                prev_hash,
-                hash,
-            };
-            Self::insert_audit(&mut tx, &stored)
-                .await
-                .map_err(unique_is_retry)?;
+            let mut stored = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                audit_id += 1;
+                let hash = audit_hash(audit_id, entry, &prev_hash);
+                stored.push(AuditEntry {
+                    audit_id,
+                    entry: entry.clone(),
+                    prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+                    hash,
+                });
+            }
+            for chunk in stored.chunks(AUDIT_ROWS_PER_INSERT) {
+                Self::insert_audits(&mut tx, chunk)
+                    .await
+                    .map_err(unique_is_retry)?;
+            }
             tx.commit().await?;
             Ok(stored)
         })
         .await
     }
 
-    async fn insert_audit(
+    /// Inserts audit entries with one multi-row `INSERT`.
+    async fn insert_audits(
         tx: &mut Transaction<'static, DB>,
-        e: &AuditEntry,
+        entries: &[AuditEntry],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(&format!(
-            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(e.audit_id)
-        .bind(e.entry.at)
-        .bind(e.entry.actor.as_str())
-        .bind(e.entry.role.as_str())
-        .bind(e.entry.action.as_str())
-        .bind(e.entry.target.as_str())
-        .bind(e.entry.request_id.as_str())
-        .bind(e.entry.source.as_str())
-        .bind(i64::from(e.entry.status))
-        .bind(e.entry.summary.as_str())
-        .bind(e.prev_hash.as_str())
-        .bind(e.hash.as_str())
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+        let rows: Vec<String> = (0..entries.len())
+            .map(|i| format!("({})", placeholders(1 + i * 12, 12)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for e in entries {
+            query = query
+                .bind(e.audit_id)
+                .bind(e.entry.at)
+                .bind(e.entry.actor.as_str())
+                .bind(e.entry.role.as_str())
+                .bind(e.entry.action.as_str())
+                .bind(e.entry.target.as_str())
+                .bind(e.entry.request_id.as_str())
+                .bind(e.entry.source.as_str())
+                .bind(i64::from(e.entry.status))
+                .bind(e.entry.summary.as_str())
+                .bind(e.prev_hash.as_str())
+                .bind(e.hash.as_str());
+        }
+        query.execute(&mut **tx).await.map(drop)
     }
 
     pub(crate) async fn list_audit(
@@ -658,7 +682,7 @@ where
         tx: &mut Transaction<'static, DB>,
         e: AuditEntry,
     ) -> Result<(), TxError> {
-        Ok(Self::insert_audit(tx, &e).await?)
+        Ok(Self::insert_audits(tx, std::slice::from_ref(&e)).await?)
     }
 }
 

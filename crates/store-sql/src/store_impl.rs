@@ -279,8 +279,8 @@ where
         Core::note_login(self, username, succeeded, now).await
     }
 
-    async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
-        Core::append_audit(self, entry).await
+    async fn append_audits(&self, entries: Vec<NewAudit>) -> Result<Vec<AuditEntry>, StoreError> {
+        Core::append_audits(self, entries).await
     }
 
     async fn list_audit(

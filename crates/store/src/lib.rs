@@ -292,14 +292,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Order>;
 
-    /// Events after `after` in log order, at most `limit`, passing `filter`.
+    /// Events after `after` in log order, at most `limit`, passing `filter`; only events up
+    /// to the log's settled horizon, so none can appear later below the last one returned.
     async fn events_after(
         &self,
         after: i64,
         filter: &EventFilter,
         limit: i64,
     ) -> Result<Vec<Event>>;
-    /// The highest `seq` in the log (0 when empty).
+    /// The head of the log for a reader that starts "from now" (0 when empty): no event
+    /// committed later has a lower `seq`. Where writers commit concurrently (PostgreSQL) it
+    /// may be a little below the newest visible event, never above.
     async fn event_head(&self) -> Result<i64>;
 
     /// Stores a new token by the hash of its secret.
@@ -323,8 +326,16 @@ pub trait Store: Send + Sync + 'static {
     /// Counts a failed login of an existing user, or resets the count after a success.
     async fn note_login(&self, username: &str, succeeded: bool, now: DateTime<Utc>) -> Result<()>;
 
-    /// Appends an entry to the audit trail, chaining it to the previous one.
-    async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry>;
+    /// Appends entries to the audit trail in one transaction, in the order given, each
+    /// chained to the one before: all of them or none.
+    async fn append_audits(&self, entries: Vec<NewAudit>) -> Result<Vec<AuditEntry>>;
+    /// Appends one entry to the audit trail, chaining it to the previous one.
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry> {
+        self.append_audits(vec![entry])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Other("the audit trail appended nothing".to_owned()))
+    }
     /// Audit entries in order, after `after`, at most `limit`, passing `filter`.
     async fn list_audit(
         &self,

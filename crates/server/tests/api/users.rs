@@ -8,7 +8,8 @@ use crate::helpers::TestApp;
 crate::on_both_backends!(
     a_user_logs_in_uses_its_token_and_logs_out,
     failed_logins_are_throttled_and_disabled_users_are_out,
-    every_mutating_request_lands_in_the_audit_trail
+    every_mutating_request_lands_in_the_audit_trail,
+    concurrent_requests_each_get_their_own_audit_entry
 );
 
 async fn login(app: &TestApp, username: &str, password: &str) -> crate::helpers::Reply {
@@ -193,4 +194,43 @@ async fn every_mutating_request_lands_in_the_audit_trail(app: &TestApp) {
     );
     let report = app.db.store.verify().await.unwrap();
     assert!(report.ok() && report.audit_entries >= 2, "{report:?}");
+}
+
+/// The audit writer commits entries in groups; under 40 concurrent writes every request
+/// still has exactly one entry, with its own request id, and the chain holds.
+async fn concurrent_requests_each_get_their_own_audit_entry(app: &TestApp) {
+    let requests = (0..40).map(|i| {
+        let body = json!({"movements": [
+            {"id": format!("audit-{i}"), "sku": "A", "location": "WH", "kind": "receipt", "qty": 1}
+        ]})
+        .to_string();
+        async move { app.post("/api/v1/stock/movements", &body).await.expect(200) }
+    });
+    futures_util::future::join_all(requests).await;
+    let trail = app
+        .get("/api/v1/audit?target=/api/v1/stock/movements&limit=100")
+        .await
+        .expect(200);
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 40, "{trail:#}");
+    let mut ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "one entry per request");
+    for i in 0..40 {
+        let id = format!("\"audit-{i}\"");
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e["summary"].as_str().unwrap().contains(&id))
+                .count(),
+            1,
+            "movement {i}"
+        );
+    }
+    let report = app.db.store.verify().await.unwrap();
+    assert!(report.ok(), "{report:?}");
 }

@@ -195,17 +195,36 @@ pub async fn the_audit_trail_is_a_gap_free_hash_chain(store: Arc<dyn Store>) {
     assert_eq!(all, vec![second]);
 }
 
-/// Many tasks appending at once still make one unbroken chain.
+/// Many tasks appending at once, one entry or a group at a time, still make one unbroken
+/// chain, each group's entries consecutive and in the order given.
 pub async fn concurrent_audit_appends_keep_the_chain(store: Arc<dyn Store>) {
     let tasks: Vec<_> = (0..16)
         .map(|t| {
             let store = store.clone();
             tokio::spawn(async move {
-                for i in 0..10 {
-                    store
-                        .append_audit(audit(&format!("task-{t}"), &format!("/x/{i}")))
-                        .await
-                        .unwrap();
+                if t % 2 == 0 {
+                    for i in 0..10 {
+                        store
+                            .append_audit(audit(&format!("task-{t}"), &format!("/x/{i}")))
+                            .await
+                            .unwrap();
+                    }
+                } else {
+                    for g in 0..2 {
+                        let group: Vec<NewAudit> = (0..5)
+                            .map(|i| audit(&format!("task-{t}"), &format!("/g{g}/{i}")))
+                            .collect();
+                        let stored = store.append_audits(group).await.unwrap();
+                        let targets: Vec<&str> =
+                            stored.iter().map(|e| e.entry.target.as_str()).collect();
+                        let expected: Vec<String> = (0..5).map(|i| format!("/g{g}/{i}")).collect();
+                        assert_eq!(targets, expected);
+                        assert!(
+                            stored.windows(2).all(|w| w[1].audit_id == w[0].audit_id + 1
+                                && w[1].prev_hash == w[0].hash),
+                            "a group is one consecutive stretch of the chain"
+                        );
+                    }
                 }
             })
         })
