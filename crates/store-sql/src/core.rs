@@ -36,9 +36,10 @@ pub trait Dialect: Database + Sized {
     /// second one sees the first one's order (SQLite's single writer does so already).
     async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> Result<(), sqlx::Error>;
 
-    /// True where events become visible in `seq` order because writers are serial
-    /// (SQLite): every visible event is final, and readers need no horizon.
-    const SERIAL_APPENDS: bool;
+    /// True where one write transaction runs at a time (SQLite). Then events become visible
+    /// in `seq` order, so every visible event is final and readers need no horizon; and a
+    /// write path does its reads on a reader connection before it takes the writer.
+    const SERIAL_WRITERS: bool;
 
     /// A one-row query that marks the transaction as appending to the event log until it
     /// ends; the append joins it to its rows, so the mark is taken before the first number
@@ -50,7 +51,7 @@ pub trait Dialect: Database + Sized {
     /// numbered up to it is visible or was rolled back, so that no later commit can fill a
     /// gap below it. Waits for the transactions appending at the time of the call, at most
     /// `wait`; `None` if they did not end by then. Only called where
-    /// [`Dialect::SERIAL_APPENDS`] is false, and never inside a transaction that appends.
+    /// [`Dialect::SERIAL_WRITERS`] is false, and never inside a transaction that appends.
     async fn event_horizon(pool: &Pool<Self>, wait: Duration) -> Result<Option<i64>, sqlx::Error>;
 
     /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,

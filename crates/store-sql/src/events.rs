@@ -216,7 +216,7 @@ where
     /// else the settled horizon, or nothing (`i64::MIN`) if the transactions appending at
     /// this moment did not end within [`READ_WAIT`] (the reader reads again next round).
     pub(crate) async fn read_horizon(&self) -> Result<i64, StoreError> {
-        if DB::SERIAL_APPENDS {
+        if DB::SERIAL_WRITERS {
             return Ok(i64::MAX);
         }
         Ok(self.horizon(READ_WAIT).await?.unwrap_or(i64::MIN))

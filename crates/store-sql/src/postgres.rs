@@ -65,7 +65,7 @@ impl Dialect for Postgres {
     }
 
     // Concurrent transactions take numbers in append order and may commit in another.
-    const SERIAL_APPENDS: bool = false;
+    const SERIAL_WRITERS: bool = false;
 
     // A shared lock on a key naming the log, held to the end of the transaction: appenders
     // never wait for each other; `stockbook_event_horizon` (migration 0009) finds them in

@@ -41,7 +41,7 @@ impl Dialect for Sqlite {
     }
 
     // One writer at a time: events become visible in the order they are numbered.
-    const SERIAL_APPENDS: bool = true;
+    const SERIAL_WRITERS: bool = true;
 
     const APPEND_MARK: &'static str = "";
 

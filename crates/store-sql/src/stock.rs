@@ -88,15 +88,25 @@ where
             (&batch[a].location, &batch[a].sku).cmp(&(&batch[b].location, &batch[b].sku))
         });
         retry::<DB, _, _, _>(|| async {
-            let mut tx = DB::begin_write(&self.writer).await?;
+            // With one writer (SQLite) the reads go first, on a reader, so the writer is held
+            // only for the writes (see `Dialect::SERIAL_WRITERS`).
+            let mut tx = if DB::SERIAL_WRITERS {
+                self.reader.begin().await?
+            } else {
+                DB::begin_write(&self.writer).await?
+            };
             Self::check_references(&mut tx, &batch).await?;
-            let recorded_at = now();
-            let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
-            let mut events = Vec::new();
             // One lookup for the whole batch; a concurrent batch that commits the same id
             // meanwhile makes our ledger insert fail and the transaction retry, finding it.
             let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
             let mut seen = Self::movements_by_id(&mut tx, &ids).await?;
+            if DB::SERIAL_WRITERS {
+                tx.commit().await?;
+                tx = DB::begin_write(&self.writer).await?;
+            }
+            let recorded_at = now();
+            let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+            let mut events = Vec::new();
             for &i in &order {
                 outcomes[i] = Some(
                     Self::apply_one(&mut tx, &batch[i], recorded_at, &mut events, &mut seen)

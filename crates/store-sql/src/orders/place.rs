@@ -53,9 +53,20 @@ where
     ) -> Result<Placed, StoreError> {
         let at = micros(meta.now);
         retry::<DB, _, _, _>(|| async {
-                        let mut tx = DB::begin_write(&self.writer).await?;
-            // First the key: a retry racing its own first attempt waits here, then replays it.
-            DB::lock_key(&mut tx, &meta.idempotency_key).await?;
+            // Where one writer serialises all writes (SQLite), what is only read (the key, the
+            // customer, the location, products and prices) is read on a reader connection
+            // first, so the writer is held only for the writes. A concurrent change of a
+            // price or product between the two is then treated as on PostgreSQL, where these
+            // reads take no locks either; a concurrent first use of the same key makes the
+            // key's insert fail, and the retry replays it.
+            let mut tx = if DB::SERIAL_WRITERS {
+                self.reader.begin().await?
+            } else {
+                let mut tx = DB::begin_write(&self.writer).await?;
+                // First the key: a retry racing its own first attempt waits here, then replays it.
+                DB::lock_key(&mut tx, &meta.idempotency_key).await?;
+                tx
+            };
             if let Some(order) = Self::replay(&mut tx, &meta).await? {
                 tx.commit().await?;
                 return Ok(Placed { order, created: false });
@@ -68,6 +79,12 @@ where
             }
             let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], None, at.date_naive()).await?;
             let (total, currency) = Self::total(&priced)?;
+            if DB::SERIAL_WRITERS {
+                tx.commit().await?;
+                tx = DB::begin_write(&self.writer).await?;
+            }
+            // The credit check reads open orders: in the write transaction, so two orders
+            // cannot both pass it (the customer row is locked where writers run in parallel).
             let credit_hold = match customer.credit_limit {
                 Some(limit) => Self::open_order_value(&mut tx, &customer.code, None).await?.saturating_add(total) > limit,
                 None => false,
