@@ -63,6 +63,14 @@ pub trait Dialect: Database + Sized {
 
     /// Rows changed by a statement (sqlx has no trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Several writes as one statement, sent in one round trip, sharing one list of `$N`
+    /// parameters. SQLite runs them in turn (sqlx binds `$N` by number in each); PostgreSQL
+    /// runs them as data-modifying `WITH` parts, concurrently and on one snapshot, with
+    /// foreign keys checked at the end. So: writes only, none of them reading what another
+    /// one writes, and any rows returned only by the last one (SQLite returns every part's
+    /// rows, which a path taken only where [`Dialect::SERIAL_WRITERS`] may use).
+    fn batch(statements: &[String]) -> String;
 }
 
 /// The generic store: a pool for writes and a pool for reads (the same pool on PostgreSQL;

@@ -99,6 +99,21 @@ impl Dialect for Postgres {
         Ok(seq)
     }
 
+    fn batch(statements: &[String]) -> String {
+        match statements.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, parts)) => {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("w{i} AS ({s})"))
+                    .collect();
+                format!("WITH {} {last}", parts.join(", "))
+            }
+        }
+    }
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -76,6 +76,10 @@ impl Dialect for Sqlite {
         .map(drop)
     }
 
+    fn batch(statements: &[String]) -> String {
+        statements.join(";\n")
+    }
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -291,37 +291,37 @@ where
         .fetch_optional(&mut **tx)
         .await?;
         let Some((on_hand_after, reserved_after)) = moved else {
-            let available: Option<(i64,)> = sqlx::query_as(
-                "SELECT on_hand - reserved FROM stock_levels WHERE location = $1 AND sku = $2",
-            )
-            .bind(step.location)
-            .bind(sku)
-            .fetch_optional(&mut **tx)
-            .await?;
-            return Ok(Err(Shortage {
-                sku: sku.to_owned(),
-                requested: qty,
-                available: available.map_or(0, |(a,)| a),
-            }));
+            return Ok(Err(Self::shortage(tx, step, sku, qty).await?));
         };
-        let entry = LedgerEntry {
-            // `:` never appears in a producer's id, so these cannot collide with posted movements.
-            id: MovementId::from_trusted(format!("{}:e{}:{sku}", step.number, step.event_no)),
-            location: LocationCode::from_trusted(step.location.to_owned()),
-            sku: Sku::from_trusted(sku.to_owned()),
+        Ok(Ok(Moved::new(
+            step,
+            sku,
             kind,
             qty,
-            on_hand_delta,
-            reserved_delta,
-            on_hand_after,
-            reason: Some(format!("order {}", step.number)),
-            occurred_at: step.at,
-            recorded_at: step.at,
-        };
-        Ok(Ok(Moved {
-            entry,
-            reserved_after,
-        }))
+            (on_hand_delta, reserved_delta),
+            (on_hand_after, reserved_after),
+        )))
+    }
+
+    /// What a refused reservation of `qty` of `sku` found available.
+    pub(crate) async fn shortage(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        sku: &str,
+        qty: i64,
+    ) -> Result<Shortage, TxError> {
+        let available: Option<(i64,)> = sqlx::query_as(
+            "SELECT on_hand - reserved FROM stock_levels WHERE location = $1 AND sku = $2",
+        )
+        .bind(step.location)
+        .bind(sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(Shortage {
+            sku: sku.to_owned(),
+            requested: qty,
+            available: available.map_or(0, |(a,)| a),
+        })
     }
 
     /// Appends a timeline entry.
@@ -351,14 +351,46 @@ where
     }
 }
 
-/// One step in an order's life: which order, which timeline entry, who, when, where, and
-/// the events it makes (appended to the log when the step commits).
 /// A level an order moved, with the ledger row still to record.
 pub(crate) struct Moved {
     entry: LedgerEntry,
     reserved_after: i64,
 }
 
+impl Moved {
+    /// The move of `qty` of `sku` by `kind` in `step`, by its deltas and the level after it
+    /// (both as on_hand, reserved).
+    pub(crate) fn new(
+        step: &OrderStep<'_>,
+        sku: &str,
+        kind: MovementKind,
+        qty: i64,
+        (on_hand_delta, reserved_delta): (i64, i64),
+        (on_hand_after, reserved_after): (i64, i64),
+    ) -> Self {
+        let entry = LedgerEntry {
+            // `:` never appears in a producer's id, so these cannot collide with posted movements.
+            id: MovementId::from_trusted(format!("{}:e{}:{sku}", step.number, step.event_no)),
+            location: LocationCode::from_trusted(step.location.to_owned()),
+            sku: Sku::from_trusted(sku.to_owned()),
+            kind,
+            qty,
+            on_hand_delta,
+            reserved_delta,
+            on_hand_after,
+            reason: Some(format!("order {}", step.number)),
+            occurred_at: step.at,
+            recorded_at: step.at,
+        };
+        Self {
+            entry,
+            reserved_after,
+        }
+    }
+}
+
+/// One step in an order's life: which order, which timeline entry, who, when, where, and
+/// the events it makes (appended to the log when the step commits).
 pub(crate) struct OrderStep<'a> {
     pub order_id: &'a str,
     pub number: &'a str,

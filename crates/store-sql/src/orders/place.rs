@@ -8,19 +8,23 @@ use domain::FieldError;
 use domain::catalog::Product;
 use domain::customer::{Customer, CustomerStatus};
 use domain::order::{
-    NewLine, NewOrder, Order, OrderError, OrderLine, OrderStatus, PriceChange, TimelineEntry,
+    NewLine, NewOrder, Order, OrderError, OrderLine, OrderStatus, PriceChange, Shortage,
+    TimelineEntry,
 };
 use domain::pricing::{self, PriceRule, PriceSource};
 use domain::stock::MovementKind;
+use sqlx::query::Query;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{PlaceMeta, Placed, StoreError};
 
-use super::OrderStep;
+use super::{Moved, OrderStep};
 use crate::core::{Core, Dialect, TxError, micros, placeholders, retry};
 use crate::rows::{PRODUCT_COLUMNS, ProductRow, to_json};
 
 /// Lines per multi-row `INSERT`: 13 parameters each, far below both databases' limits.
 const LINES_PER_INSERT: usize = 100;
+/// Parameters of one order line in an `INSERT` (the columns of `LINE_COLUMNS`).
+const LINE_PARAMS: usize = 13;
 
 /// A line priced and converted, ready to store.
 pub(crate) struct Priced {
@@ -93,11 +97,21 @@ where
             let seq = DB::next_order_seq(&mut tx).await?;
             let number = format!("SO-{}-{seq:06}", at.format("%Y%m%d"));
             let ship_to = order.ship_to.clone().or_else(|| customer.ship_to.first().cloned());
-            sqlx::query(
+            let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
+            let detail = credit_hold.then_some("credit_hold");
+            // The order, its first timeline entry, its key and its lines: one statement.
+            let mut statements = vec![
                 "INSERT INTO orders (order_id, order_seq, number, customer, location, status, version, credit_hold, \
                  currency, total, ship_to, note, requested_date, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $13)",
-            )
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $13)".to_owned(),
+                "INSERT INTO order_events (order_id, event_no, at, actor, action, from_status, to_status, detail) \
+                 VALUES ($1, 1, $13, $14, 'placed', NULL, $6, $15)".to_owned(),
+                "INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) \
+                 VALUES ($16, $17, $1, $13)".to_owned(),
+            ];
+            statements.extend(Self::lines_inserts(18, lines.len()));
+            let sql = DB::batch(&statements);
+            let mut query = sqlx::query(&sql)
             .bind(meta.order_id.as_str())
             .bind(seq)
             .bind(number.as_str())
@@ -111,8 +125,18 @@ where
             .bind(order.note.as_deref())
             .bind(order.requested_date)
             .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            .bind(meta.actor.as_str())
+            .bind(detail)
+            .bind(meta.idempotency_key.as_str())
+            .bind(meta.request_hash.as_str());
+            for l in &lines {
+                query = Self::bind_line(query, l);
+            }
+            query.execute(&mut *tx).await.map_err(|e| match e.as_database_error() {
+                // The same key, placed by a transaction that committed after this one looked.
+                Some(db) if db.is_unique_violation() => TxError::Retry(e),
+                _ => TxError::Sql(e),
+            })?;
             let step = OrderStep {
                 order_id: &meta.order_id,
                 number: &number,
@@ -122,24 +146,6 @@ where
                 at,
                 events: Default::default(),
             };
-            let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
-            Self::insert_lines(&mut tx, &meta.order_id, &lines).await?;
-            let detail = credit_hold.then_some("credit_hold");
-            Self::record_event(&mut tx, &step, "placed", None, Some(status), detail).await?;
-            sqlx::query(
-                "INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(meta.idempotency_key.as_str())
-            .bind(meta.request_hash.as_str())
-            .bind(meta.order_id.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match e.as_database_error() {
-                // The same key, placed by a transaction that committed after this one looked.
-                Some(db) if db.is_unique_violation() => TxError::Retry(e),
-                _ => TxError::Sql(e),
-            })?;
             // Reserve last: on PostgreSQL each level stays locked from its reservation to
             // the commit, so the less work follows, the more buyers of one SKU get through.
             Self::reserve_lines(&mut tx, &step, &lines).await?;
@@ -450,12 +456,22 @@ where
         sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
         let mut shortages = Vec::new();
         let mut moved = Vec::with_capacity(sorted.len());
-        for line in sorted {
-            match Self::move_level(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
-                .await?
-            {
-                Ok(m) => moved.push(m),
-                Err(short) => shortages.push(short),
+        if DB::SERIAL_WRITERS {
+            // No row locks to take in order: every conditional update in one round trip.
+            for result in Self::reserve_all(tx, step, &sorted).await? {
+                match result {
+                    Ok(m) => moved.push(m),
+                    Err(short) => shortages.push(short),
+                }
+            }
+        } else {
+            for line in sorted {
+                match Self::move_level(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
+                    .await?
+                {
+                    Ok(m) => moved.push(m),
+                    Err(short) => shortages.push(short),
+                }
             }
         }
         if shortages.is_empty() {
@@ -471,6 +487,53 @@ where
         }
     }
 
+    /// The reservations of [`Core::move_level`] for all `lines` at once, sent as one batch
+    /// (with one writer only: SQLite runs the parts in turn and returns every part's row).
+    async fn reserve_all(
+        tx: &mut Transaction<'static, DB>,
+        step: &OrderStep<'_>,
+        lines: &[&OrderLine],
+    ) -> Result<Vec<Result<Moved, Shortage>>, TxError> {
+        let statements: Vec<String> = (0..lines.len())
+            .map(|i| {
+                let (sku, qty) = (3 + 2 * i, 4 + 2 * i);
+                format!(
+                    "UPDATE stock_levels SET reserved = reserved + ${qty}, updated_at = $2 \
+                     WHERE location = $1 AND sku = ${sku} AND on_hand - reserved >= ${qty} \
+                     RETURNING {i}, on_hand, reserved"
+                )
+            })
+            .collect();
+        let sql = DB::batch(&statements);
+        let mut query = sqlx::query_as::<DB, (i64, i64, i64)>(&sql)
+            .bind(step.location)
+            .bind(step.at);
+        for line in lines {
+            query = query.bind(line.sku.as_str()).bind(line.base_qty);
+        }
+        let rows: HashMap<i64, (i64, i64)> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|(i, on_hand, reserved)| (i, (on_hand, reserved)))
+            .collect();
+        let mut results = Vec::with_capacity(lines.len());
+        for (i, line) in (0i64..).zip(lines) {
+            results.push(match rows.get(&i) {
+                Some(&after) => Ok(Moved::new(
+                    step,
+                    &line.sku,
+                    MovementKind::Reserve,
+                    line.base_qty,
+                    (0, line.base_qty),
+                    after,
+                )),
+                None => Err(Self::shortage(tx, step, &line.sku, line.base_qty).await?),
+            });
+        }
+        Ok(results)
+    }
+
     /// Inserts `lines` with multi-row `INSERT`s (one statement for up to
     /// [`LINES_PER_INSERT`] lines).
     pub(crate) async fn insert_lines(
@@ -478,34 +541,59 @@ where
         order_id: &str,
         lines: &[OrderLine],
     ) -> Result<(), TxError> {
-        for chunk in lines.chunks(LINES_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, {})", placeholders(2 + i * 13, 13)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO order_lines (order_id, {}) VALUES {}",
-                crate::rows::LINE_COLUMNS,
-                rows.join(", ")
-            );
+        for (chunk, sql) in lines
+            .chunks(LINES_PER_INSERT)
+            .zip(Self::lines_inserts(2, lines.len()))
+        {
             let mut query = sqlx::query(&sql).bind(order_id);
             for l in chunk {
-                query = query
-                    .bind(l.line_no)
-                    .bind(l.sku.as_str())
-                    .bind(l.unit.as_str())
-                    .bind(l.unit_factor)
-                    .bind(l.qty)
-                    .bind(l.base_qty)
-                    .bind(l.unit_price)
-                    .bind(l.base_unit_price)
-                    .bind(l.price_source.as_str())
-                    .bind(l.line_total)
-                    .bind(l.reserved_qty)
-                    .bind(l.shipped_qty)
-                    .bind(l.returned_qty);
+                query = Self::bind_line(query, l);
             }
             query.execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    /// The multi-row `INSERT`s of `n` lines, [`LINES_PER_INSERT`] per statement, with the
+    /// order id at `$1` and the lines' [`LINE_PARAMS`] parameters each from `$first` on.
+    fn lines_inserts(first: usize, n: usize) -> Vec<String> {
+        let mut statements = Vec::new();
+        let mut at = first;
+        let mut left = n;
+        while left > 0 {
+            let rows = left.min(LINES_PER_INSERT);
+            let values: Vec<String> = (0..rows)
+                .map(|i| format!("($1, {})", placeholders(at + i * LINE_PARAMS, LINE_PARAMS)))
+                .collect();
+            statements.push(format!(
+                "INSERT INTO order_lines (order_id, {}) VALUES {}",
+                crate::rows::LINE_COLUMNS,
+                values.join(", ")
+            ));
+            at += rows * LINE_PARAMS;
+            left -= rows;
+        }
+        statements
+    }
+
+    /// Binds a line's [`LINE_PARAMS`] parameters, in `LINE_COLUMNS` order.
+    fn bind_line<'q>(
+        query: Query<'q, DB, DB::Arguments<'q>>,
+        l: &'q OrderLine,
+    ) -> Query<'q, DB, DB::Arguments<'q>> {
+        query
+            .bind(l.line_no)
+            .bind(l.sku.as_str())
+            .bind(l.unit.as_str())
+            .bind(l.unit_factor)
+            .bind(l.qty)
+            .bind(l.base_qty)
+            .bind(l.unit_price)
+            .bind(l.base_unit_price)
+            .bind(l.price_source.as_str())
+            .bind(l.line_total)
+            .bind(l.reserved_qty)
+            .bind(l.shipped_qty)
+            .bind(l.returned_qty)
     }
 }
