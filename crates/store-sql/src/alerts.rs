@@ -126,6 +126,17 @@ fn level_key(location: &str, sku: &str) -> String {
     format!("{location}/{sku}")
 }
 
+/// The low-stock thresholds of some levels, read ahead: a write reads them before it locks
+/// the levels it lowers (and, on SQLite, before it takes the writer), so its append does not
+/// read them while it holds them. A threshold changed in between is treated as changed
+/// just after the write, as with any concurrent change.
+pub(crate) struct Thresholds {
+    /// The levels read.
+    levels: BTreeSet<(String, String)>,
+    /// Those of them that have a threshold.
+    found: BTreeMap<(String, String), i64>,
+}
+
 impl<DB: Dialect> Core<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -193,6 +204,7 @@ where
         tx: &mut Transaction<'static, DB>,
         events: &[NewEvent],
         at: DateTime<Utc>,
+        known: Option<&Thresholds>,
     ) -> Result<Vec<NewEvent>, TxError> {
         let mut levels: BTreeMap<(String, String), LevelChange> = BTreeMap::new();
         for (location, sku, [h0, h1, r0, r1], movement) in events.iter().filter_map(stock_change) {
@@ -216,7 +228,23 @@ where
             .filter(|(_, c)| c.available_after < c.available_before)
             .map(|(k, _)| k)
             .collect();
-        let thresholds = Self::thresholds_of(tx, &falling).await?;
+        let mut thresholds = BTreeMap::new();
+        let unknown: Vec<&(String, String)> = match known {
+            Some(k) => {
+                thresholds.extend(
+                    k.found
+                        .iter()
+                        .filter(|(level, _)| levels.contains_key(*level))
+                        .map(|(level, t)| (level.clone(), *t)),
+                );
+                falling
+                    .into_iter()
+                    .filter(|level| !k.levels.contains(*level))
+                    .collect()
+            }
+            None => falling,
+        };
+        thresholds.extend(Self::thresholds_of(tx, &unknown).await?);
         for ((location, sku), c) in &levels {
             let level = serde_json::json!({
                 "location": location, "sku": sku, "on_hand": c.on_hand_after,
@@ -263,6 +291,17 @@ where
     }
 
     /// The low-stock thresholds of these levels (one query per 500 SKUs).
+    /// Reads ahead the thresholds of `levels` (location, SKU) that a transaction is about
+    /// to lower.
+    pub(crate) async fn thresholds_ahead(
+        tx: &mut Transaction<'static, DB>,
+        levels: BTreeSet<(String, String)>,
+    ) -> Result<Thresholds, TxError> {
+        let refs: Vec<&(String, String)> = levels.iter().collect();
+        let found = Self::thresholds_of(tx, &refs).await?;
+        Ok(Thresholds { levels, found })
+    }
+
     async fn thresholds_of(
         tx: &mut Transaction<'static, DB>,
         levels: &[&(String, String)],

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 use store::{Event, EventFilter, NewEvent, StoreError};
 
+use crate::alerts::Thresholds;
 use crate::core::{Core, Dialect, TxError, retry};
 
 /// How long a read of the log waits for the transactions appending at that moment; they
@@ -77,12 +78,23 @@ where
         events: Vec<NewEvent>,
         at: DateTime<Utc>,
     ) -> Result<(), TxError> {
+        Self::append_events_knowing(tx, events, at, None).await
+    }
+
+    /// [`Core::append_events`] with the low-stock thresholds of some levels already read
+    /// (see [`Thresholds`]).
+    pub(crate) async fn append_events_knowing(
+        tx: &mut Transaction<'static, DB>,
+        events: Vec<NewEvent>,
+        at: DateTime<Utc>,
+        known: Option<&Thresholds>,
+    ) -> Result<(), TxError> {
         if events.is_empty() {
             return Ok(());
         }
         // Stock alerts belong to the transaction whose movements cross a threshold.
         let mut events = events;
-        let alerts = Self::stock_alerts(tx, &events, at).await?;
+        let alerts = Self::stock_alerts(tx, &events, at, known).await?;
         events.extend(alerts);
         // Multi-row inserts: one statement per 100 events.
         let mut events = events.into_iter().peekable();

@@ -58,18 +58,16 @@ where
         let at = micros(meta.now);
         retry::<DB, _, _, _>(|| async {
             // Where one writer serialises all writes (SQLite), what is only read (the key, the
-            // customer, the location, products and prices) is read on a reader connection
-            // first, so the writer is held only for the writes. A concurrent change of a
-            // price or product between the two is then treated as on PostgreSQL, where these
-            // reads take no locks either; a concurrent first use of the same key makes the
-            // key's insert fail, and the retry replays it.
+            // customer, the location, products, prices and low-stock thresholds) is read on a
+            // reader connection first, so the writer is held only for the writes. A
+            // concurrent change of a price or product between the two is then treated as on
+            // PostgreSQL, where these reads take no locks either. A concurrent first use of
+            // the same key makes this one's insert of the key wait for it and then fail, and
+            // the retry replays it.
             let mut tx = if DB::SERIAL_WRITERS {
                 self.reader.begin().await?
             } else {
-                let mut tx = DB::begin_write(&self.writer).await?;
-                // First the key: a retry racing its own first attempt waits here, then replays it.
-                DB::lock_key(&mut tx, &meta.idempotency_key).await?;
-                tx
+                DB::begin_write(&self.writer).await?
             };
             if let Some(order) = Self::replay(&mut tx, &meta).await? {
                 tx.commit().await?;
@@ -83,6 +81,8 @@ where
             }
             let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], None, at.date_naive()).await?;
             let (total, currency) = Self::total(&priced)?;
+            let lowered = priced.iter().map(|p| (order.location.to_string(), p.line.sku.clone())).collect();
+            let thresholds = Self::thresholds_ahead(&mut tx, lowered).await?;
             if DB::SERIAL_WRITERS {
                 tx.commit().await?;
                 tx = DB::begin_write(&self.writer).await?;
@@ -182,7 +182,7 @@ where
                 "currency": placed.currency, "version": placed.version,
             });
             step.push(step.order_event("order.created", &placed.customer, summary));
-            Self::append_events(&mut tx, step.take_events(), at).await?;
+            Self::append_events_knowing(&mut tx, step.take_events(), at, Some(&thresholds)).await?;
             tx.commit().await?;
             Ok(Placed { order: placed, created: true })
         })
