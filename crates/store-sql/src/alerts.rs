@@ -130,11 +130,29 @@ fn level_key(location: &str, sku: &str) -> String {
 /// the levels it lowers (and, on SQLite, before it takes the writer), so its append does not
 /// read them while it holds them. A threshold changed in between is treated as changed
 /// just after the write, as with any concurrent change.
+#[derive(Clone)]
 pub(crate) struct Thresholds {
     /// The levels read.
     levels: BTreeSet<(String, String)>,
     /// Those of them that have a threshold.
     found: BTreeMap<(String, String), i64>,
+}
+
+impl Thresholds {
+    /// Several placements' thresholds as one.
+    pub(crate) fn merged<'a>(all: impl IntoIterator<Item = &'a Thresholds>) -> Self {
+        let mut merged = Self {
+            levels: BTreeSet::new(),
+            found: BTreeMap::new(),
+        };
+        for t in all {
+            merged.levels.extend(t.levels.iter().cloned());
+            merged
+                .found
+                .extend(t.found.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        merged
+    }
 }
 
 impl<DB: Dialect> Core<DB>

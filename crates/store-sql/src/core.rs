@@ -54,9 +54,12 @@ pub trait Dialect: Database + Sized {
     /// [`Dialect::SERIAL_WRITERS`] is false, and never inside a transaction that appends.
     async fn event_horizon(pool: &Pool<Self>, wait: Duration) -> Result<Option<i64>, sqlx::Error>;
 
-    /// The next order sequence number (behind `SO-YYYYMMDD-NNNNNN`): unique and increasing,
-    /// taken without blocking other orders where the database allows.
-    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error>;
+    /// `n` order sequence numbers (behind `SO-YYYYMMDD-NNNNNN`) at once: unique and
+    /// increasing, taken without blocking other orders where the database allows.
+    async fn next_order_seqs(
+        tx: &mut Transaction<'static, Self>,
+        n: usize,
+    ) -> Result<Vec<i64>, sqlx::Error>;
 
     /// Brings identity sequences past restored ids, so new rows do not collide with them.
     async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error>;
@@ -78,12 +81,18 @@ pub trait Dialect: Database + Sized {
 pub struct Core<DB: Database> {
     pub(crate) writer: Pool<DB>,
     pub(crate) reader: Pool<DB>,
+    /// Group commit of order placements (used where writers are serial).
+    pub(crate) group: crate::orders::Group<DB>,
 }
 
 impl<DB: Database> Core<DB> {
     /// A store over already migrated pools.
     pub fn new(writer: Pool<DB>, reader: Pool<DB>) -> Self {
-        Self { writer, reader }
+        Self {
+            writer,
+            reader,
+            group: crate::orders::Group::default(),
+        }
     }
 }
 
@@ -98,6 +107,8 @@ pub(crate) enum TxError {
     /// Another transaction got there first in a way a fresh attempt will see (a racing
     /// insert of the same unique key); try again.
     Retry(sqlx::Error),
+    /// A group commit this work was part of did not commit; try again alone.
+    Again,
 }
 
 impl From<sqlx::Error> for TxError {
@@ -126,6 +137,10 @@ where
         let error = match attempt().await {
             Ok(value) => return Ok(value),
             Err(TxError::Retry(e)) if tries < ATTEMPTS => e,
+            Err(TxError::Again) if tries < ATTEMPTS => {
+                // At once: the group's failure says nothing about this attempt.
+                continue;
+            }
             Err(TxError::Sql(e)) if tries < ATTEMPTS && DB::is_transient(&e) => e,
             Err(e) => return Err(e.into_store(DB::is_transient)),
         };
@@ -141,6 +156,7 @@ impl TxError {
         match self {
             TxError::Sql(e) | TxError::Retry(e) => map_sql(e, is_transient),
             TxError::Store(e) => e,
+            TxError::Again => StoreError::Unavailable("a group commit kept failing".to_owned()),
         }
     }
 }

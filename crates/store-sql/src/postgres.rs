@@ -92,13 +92,6 @@ impl Dialect for Postgres {
             .map(drop)
     }
 
-    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
-        let (seq,): (i64,) = sqlx::query_as("SELECT nextval('order_numbers')")
-            .fetch_one(&mut **tx)
-            .await?;
-        Ok(seq)
-    }
-
     fn batch(statements: &[String]) -> String {
         match statements.split_last() {
             None => String::new(),
@@ -112,6 +105,19 @@ impl Dialect for Postgres {
                 format!("WITH {} {last}", parts.join(", "))
             }
         }
+    }
+
+    async fn next_order_seqs(
+        tx: &mut Transaction<'static, Self>,
+        n: usize,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT nextval('order_numbers') FROM generate_series(1, $1) ORDER BY 1",
+        )
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows.into_iter().map(|(seq,)| seq).collect())
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {

@@ -56,13 +56,18 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
-    async fn next_order_seq(tx: &mut Transaction<'static, Self>) -> Result<i64, sqlx::Error> {
-        let (seq,): (i64,) = sqlx::query_as(
-            "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value",
+    async fn next_order_seqs(
+        tx: &mut Transaction<'static, Self>,
+        n: usize,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let (last,): (i64,) = sqlx::query_as(
+            "UPDATE counters SET value = value + $1 WHERE name = 'order_number' RETURNING value",
         )
+        .bind(n)
         .fetch_one(&mut **tx)
         .await?;
-        Ok(seq)
+        Ok((last - n + 1..=last).collect())
     }
 
     async fn after_restore(tx: &mut Transaction<'static, Self>) -> Result<(), sqlx::Error> {

@@ -6,7 +6,10 @@
 //! the ledger tells which order did what. Levels of one order are always touched in SKU order (the global lock order).
 
 mod act;
+mod group;
 mod place;
+
+pub(crate) use group::Group;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::ids::{LocationCode, MovementId, Sku};

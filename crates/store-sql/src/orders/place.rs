@@ -2,6 +2,7 @@
 //! line (all or nothing) and records the order. See [`store::Store::place_order`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
@@ -15,9 +16,10 @@ use domain::pricing::{self, PriceRule, PriceSource};
 use domain::stock::MovementKind;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Transaction, Type};
-use store::{PlaceMeta, Placed, StoreError};
+use store::{NewEvent, PlaceMeta, Placed, StoreError};
 
 use super::{Moved, OrderStep};
+use crate::alerts::Thresholds;
 use crate::core::{Core, Dialect, TxError, micros, placeholders, retry};
 use crate::rows::{PRODUCT_COLUMNS, ProductRow, to_json};
 
@@ -25,6 +27,100 @@ use crate::rows::{PRODUCT_COLUMNS, ProductRow, to_json};
 const LINES_PER_INSERT: usize = 100;
 /// Parameters of one order line in an `INSERT` (the columns of `LINE_COLUMNS`).
 const LINE_PARAMS: usize = 13;
+/// Parameters of one placement's order, timeline entry and key in
+/// [`Core::insert_placements`], before its lines'.
+const PLACEMENT_PARAMS: usize = 17;
+
+/// An order read, checked and priced, ready to be written.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    pub order: NewOrder,
+    pub meta: PlaceMeta,
+    /// The placement's time (as stored: microseconds).
+    pub at: DateTime<Utc>,
+    pub customer: Customer,
+    pub lines: Vec<OrderLine>,
+    pub total: i64,
+    pub currency: String,
+    pub thresholds: Thresholds,
+}
+
+/// What the write of a prepared order decides: its number, status and credit hold.
+pub(crate) struct Head {
+    pub seq: i64,
+    pub number: String,
+    pub status: OrderStatus,
+    pub credit_hold: bool,
+    pub ship_to: Option<domain::customer::Address>,
+}
+
+impl Head {
+    pub(crate) fn new(p: &Prepared, seq: i64, credit_hold: bool) -> Self {
+        let status = if p.customer.auto_confirm && !credit_hold {
+            OrderStatus::Confirmed
+        } else {
+            OrderStatus::PendingReview
+        };
+        Self {
+            seq,
+            number: format!("SO-{}-{seq:06}", p.at.format("%Y%m%d")),
+            status,
+            credit_hold,
+            ship_to: p
+                .order
+                .ship_to
+                .clone()
+                .or_else(|| p.customer.ship_to.first().cloned()),
+        }
+    }
+
+    fn detail(&self) -> Option<&'static str> {
+        self.credit_hold.then_some("credit_hold")
+    }
+
+    /// The step of the placement, for its ledger rows and events.
+    pub(crate) fn step<'a>(&'a self, p: &'a Prepared) -> OrderStep<'a> {
+        OrderStep {
+            order_id: &p.meta.order_id,
+            number: &self.number,
+            location: p.order.location.as_str(),
+            event_no: 1,
+            actor: &p.meta.actor,
+            at: p.at,
+            events: Default::default(),
+        }
+    }
+
+    /// The order as stored, built from what was written rather than read back.
+    pub(crate) fn placed(&self, p: Prepared) -> Order {
+        Order {
+            id: p.meta.order_id,
+            number: self.number.clone(),
+            customer: p.customer.code,
+            location: p.order.location.to_string(),
+            status: self.status,
+            version: 1,
+            credit_hold: self.credit_hold,
+            lines: p.lines,
+            total: p.total,
+            currency: p.currency,
+            ship_to: self.ship_to.clone(),
+            note: p.order.note,
+            requested_date: p.order.requested_date,
+            shipments: Vec::new(),
+            timeline: vec![TimelineEntry {
+                at: p.at,
+                actor: p.meta.actor,
+                action: "placed".to_owned(),
+                from: None,
+                to: Some(self.status),
+                detail: self.detail().map(str::to_owned),
+            }],
+            created_at: p.at,
+            updated_at: p.at,
+        }
+    }
+}
 
 /// A line priced and converted, ready to store.
 pub(crate) struct Priced {
@@ -56,6 +152,8 @@ where
         meta: PlaceMeta,
     ) -> Result<Placed, StoreError> {
         let at = micros(meta.now);
+        // Set when a group this order was part of failed: from then on it is placed alone.
+        let alone = AtomicBool::new(false);
         retry::<DB, _, _, _>(|| async {
             // Where one writer serialises all writes (SQLite), what is only read (the key, the
             // customer, the location, products, prices and low-stock thresholds) is read on a
@@ -71,122 +169,179 @@ where
             };
             if let Some(order) = Self::replay(&mut tx, &meta).await? {
                 tx.commit().await?;
-                return Ok(Placed { order, created: false });
+                return Ok(Placed {
+                    order,
+                    created: false,
+                });
             }
             let customer = Self::ordering_customer(&mut tx, &order.customer).await?;
-            let known = Self::existing(&mut tx, "locations", "code", &[order.location.as_str()].into()).await?;
+            let known = Self::existing(
+                &mut tx,
+                "locations",
+                "code",
+                &[order.location.as_str()].into(),
+            )
+            .await?;
             if known.is_empty() {
                 let message = format!("no location {}", order.location);
-                return Err(StoreError::Invalid(vec![FieldError::new("location", "unknown_location", message)]).into());
+                return Err(StoreError::Invalid(vec![FieldError::new(
+                    "location",
+                    "unknown_location",
+                    message,
+                )])
+                .into());
             }
-            let priced = Self::price_lines(&mut tx, &customer, &order.lines, &[], None, at.date_naive()).await?;
+            let priced =
+                Self::price_lines(&mut tx, &customer, &order.lines, &[], None, at.date_naive())
+                    .await?;
             let (total, currency) = Self::total(&priced)?;
-            let lowered = priced.iter().map(|p| (order.location.to_string(), p.line.sku.clone())).collect();
+            let lowered = priced
+                .iter()
+                .map(|p| (order.location.to_string(), p.line.sku.clone()))
+                .collect();
             let thresholds = Self::thresholds_ahead(&mut tx, lowered).await?;
+            let prepared = Prepared {
+                order: order.clone(),
+                meta: meta.clone(),
+                at,
+                lines: priced.into_iter().map(|p| p.line).collect(),
+                customer,
+                total,
+                currency,
+                thresholds,
+            };
             if DB::SERIAL_WRITERS {
                 tx.commit().await?;
+                // Without a credit check, the writes join the next group commit.
+                if prepared.customer.credit_limit.is_none() && !alone.load(Ordering::Relaxed) {
+                    return match self.group.place(&self.writer, prepared).await {
+                        Err(TxError::Again) => {
+                            alone.store(true, Ordering::Relaxed);
+                            Err(TxError::Again)
+                        }
+                        other => other,
+                    };
+                }
                 tx = DB::begin_write(&self.writer).await?;
             }
             // The credit check reads open orders: in the write transaction, so two orders
             // cannot both pass it (the customer row is locked where writers run in parallel).
-            let credit_hold = match customer.credit_limit {
-                Some(limit) => Self::open_order_value(&mut tx, &customer.code, None).await?.saturating_add(total) > limit,
+            let credit_hold = match prepared.customer.credit_limit {
+                Some(limit) => {
+                    Self::open_order_value(&mut tx, &prepared.customer.code, None)
+                        .await?
+                        .saturating_add(total)
+                        > limit
+                }
                 None => false,
             };
-            let status = if customer.auto_confirm && !credit_hold { OrderStatus::Confirmed } else { OrderStatus::PendingReview };
-            let seq = DB::next_order_seq(&mut tx).await?;
-            let number = format!("SO-{}-{seq:06}", at.format("%Y%m%d"));
-            let ship_to = order.ship_to.clone().or_else(|| customer.ship_to.first().cloned());
-            let lines: Vec<OrderLine> = priced.into_iter().map(|p| p.line).collect();
-            let detail = credit_hold.then_some("credit_hold");
-            // The order, its first timeline entry, its key and its lines: one statement.
-            let mut statements = vec![
+            let seq = DB::next_order_seqs(&mut tx, 1)
+                .await?
+                .first()
+                .copied()
+                .unwrap_or_default();
+            let head = Head::new(&prepared, seq, credit_hold);
+            Self::insert_placements(&mut tx, &[(&prepared, &head)]).await?;
+            let step = head.step(&prepared);
+            // Reserve last: on PostgreSQL each level stays locked from its reservation to
+            // the commit, so the less work follows, the more buyers of one SKU get through.
+            Self::reserve_lines(&mut tx, &step, &prepared.lines).await?;
+            let placed = head.placed(prepared.clone());
+            step.push(Self::created_event(&step, &placed));
+            Self::append_events_knowing(
+                &mut tx,
+                step.take_events(),
+                at,
+                Some(&prepared.thresholds),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Placed {
+                order: placed,
+                created: true,
+            })
+        })
+        .await
+    }
+
+    /// Inserts the orders, their first timeline entries, their keys and their lines, all
+    /// in one statement ([`Dialect::batch`]). A key inserted meanwhile by another
+    /// transaction (the same order sent twice at once) fails it with a retry.
+    pub(crate) async fn insert_placements(
+        tx: &mut Transaction<'static, DB>,
+        placements: &[(&Prepared, &Head)],
+    ) -> Result<(), TxError> {
+        let mut statements = Vec::new();
+        let mut first = 1;
+        for (p, _) in placements {
+            let n = |k: usize| format!("${}", first + k - 1);
+            statements.push(format!(
                 "INSERT INTO orders (order_id, order_seq, number, customer, location, status, version, credit_hold, \
                  currency, total, ship_to, note, requested_date, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $13)".to_owned(),
+                 VALUES ({}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {}, {}, {}, {}, {})",
+                n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8), n(9), n(10), n(11), n(12), n(13), n(13)
+            ));
+            statements.push(format!(
                 "INSERT INTO order_events (order_id, event_no, at, actor, action, from_status, to_status, detail) \
-                 VALUES ($1, 1, $13, $14, 'placed', NULL, $6, $15)".to_owned(),
+                 VALUES ({}, 1, {}, {}, 'placed', NULL, {}, {})",
+                n(1), n(13), n(14), n(6), n(15)
+            ));
+            statements.push(format!(
                 "INSERT INTO idempotency_keys (idempotency_key, request_hash, order_id, created_at) \
-                 VALUES ($16, $17, $1, $13)".to_owned(),
-            ];
-            statements.extend(Self::lines_inserts(18, lines.len()));
-            let sql = DB::batch(&statements);
-            let mut query = sqlx::query(&sql)
-            .bind(meta.order_id.as_str())
-            .bind(seq)
-            .bind(number.as_str())
-            .bind(customer.code.as_str())
-            .bind(order.location.as_str())
-            .bind(status.as_str())
-            .bind(credit_hold)
-            .bind(currency.as_str())
-            .bind(total)
-            .bind(ship_to.as_ref().map(to_json))
-            .bind(order.note.as_deref())
-            .bind(order.requested_date)
-            .bind(at)
-            .bind(meta.actor.as_str())
-            .bind(detail)
-            .bind(meta.idempotency_key.as_str())
-            .bind(meta.request_hash.as_str());
-            for l in &lines {
+                 VALUES ({}, {}, {}, {})",
+                n(16), n(17), n(1), n(13)
+            ));
+            statements.extend(Self::lines_inserts(
+                first,
+                first + PLACEMENT_PARAMS,
+                p.lines.len(),
+            ));
+            first += PLACEMENT_PARAMS + p.lines.len() * LINE_PARAMS;
+        }
+        let sql = DB::batch(&statements);
+        let mut query = sqlx::query(&sql);
+        for (p, head) in placements {
+            query = query
+                .bind(p.meta.order_id.as_str())
+                .bind(head.seq)
+                .bind(head.number.as_str())
+                .bind(p.customer.code.as_str())
+                .bind(p.order.location.as_str())
+                .bind(head.status.as_str())
+                .bind(head.credit_hold)
+                .bind(p.currency.as_str())
+                .bind(p.total)
+                .bind(head.ship_to.as_ref().map(to_json))
+                .bind(p.order.note.as_deref())
+                .bind(p.order.requested_date)
+                .bind(p.at)
+                .bind(p.meta.actor.as_str())
+                .bind(head.detail())
+                .bind(p.meta.idempotency_key.as_str())
+                .bind(p.meta.request_hash.as_str());
+            for l in &p.lines {
                 query = Self::bind_line(query, l);
             }
-            query.execute(&mut *tx).await.map_err(|e| match e.as_database_error() {
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match e.as_database_error() {
                 // The same key, placed by a transaction that committed after this one looked.
                 Some(db) if db.is_unique_violation() => TxError::Retry(e),
                 _ => TxError::Sql(e),
             })?;
-            let step = OrderStep {
-                order_id: &meta.order_id,
-                number: &number,
-                location: order.location.as_str(),
-                event_no: 1,
-                                actor: &meta.actor,
-                at,
-                events: Default::default(),
-            };
-            // Reserve last: on PostgreSQL each level stays locked from its reservation to
-            // the commit, so the less work follows, the more buyers of one SKU get through.
-            Self::reserve_lines(&mut tx, &step, &lines).await?;
-            // The order as stored, built from what was just written rather than read back.
-            let placed = Order {
-                id: meta.order_id.clone(),
-                number: number.clone(),
-                customer: customer.code.clone(),
-                location: order.location.to_string(),
-                status,
-                version: 1,
-                credit_hold,
-                lines,
-                total,
-                currency,
-                ship_to,
-                note: order.note.clone(),
-                requested_date: order.requested_date,
-                shipments: Vec::new(),
-                timeline: vec![TimelineEntry {
-                    at,
-                    actor: meta.actor.clone(),
-                    action: "placed".to_owned(),
-                    from: None,
-                    to: Some(status),
-                    detail: detail.map(str::to_owned),
-                }],
-                created_at: at,
-                updated_at: at,
-            };
-            let summary = serde_json::json!({
-                "id": placed.id, "number": placed.number, "customer": placed.customer, "location": placed.location,
-                "status": placed.status, "credit_hold": placed.credit_hold, "total": placed.total,
-                "currency": placed.currency, "version": placed.version,
-            });
-            step.push(step.order_event("order.created", &placed.customer, summary));
-            Self::append_events_knowing(&mut tx, step.take_events(), at, Some(&thresholds)).await?;
-            tx.commit().await?;
-            Ok(Placed { order: placed, created: true })
-        })
-        .await
+        Ok(())
+    }
+
+    /// The `order.created` event of a placed order.
+    pub(crate) fn created_event(step: &OrderStep<'_>, placed: &Order) -> NewEvent {
+        let summary = serde_json::json!({
+            "id": placed.id, "number": placed.number, "customer": placed.customer, "location": placed.location,
+            "status": placed.status, "credit_hold": placed.credit_hold, "total": placed.total,
+            "currency": placed.currency, "version": placed.version,
+        });
+        step.order_event("order.created", &placed.customer, summary)
     }
 
     /// The order an idempotency key already created, or `IdempotencyKeyReused` when the key
@@ -489,7 +644,7 @@ where
 
     /// The reservations of [`Core::move_level`] for all `lines` at once, sent as one batch
     /// (with one writer only: SQLite runs the parts in turn and returns every part's row).
-    async fn reserve_all(
+    pub(crate) async fn reserve_all(
         tx: &mut Transaction<'static, DB>,
         step: &OrderStep<'_>,
         lines: &[&OrderLine],
@@ -541,9 +696,10 @@ where
         order_id: &str,
         lines: &[OrderLine],
     ) -> Result<(), TxError> {
-        for (chunk, sql) in lines
-            .chunks(LINES_PER_INSERT)
-            .zip(Self::lines_inserts(2, lines.len()))
+        for (chunk, sql) in
+            lines
+                .chunks(LINES_PER_INSERT)
+                .zip(Self::lines_inserts(1, 2, lines.len()))
         {
             let mut query = sqlx::query(&sql).bind(order_id);
             for l in chunk {
@@ -555,15 +711,21 @@ where
     }
 
     /// The multi-row `INSERT`s of `n` lines, [`LINES_PER_INSERT`] per statement, with the
-    /// order id at `$1` and the lines' [`LINE_PARAMS`] parameters each from `$first` on.
-    fn lines_inserts(first: usize, n: usize) -> Vec<String> {
+    /// order id at `$order_id` and the lines' [`LINE_PARAMS`] parameters each from `$first`
+    /// on.
+    fn lines_inserts(order_id: usize, first: usize, n: usize) -> Vec<String> {
         let mut statements = Vec::new();
         let mut at = first;
         let mut left = n;
         while left > 0 {
             let rows = left.min(LINES_PER_INSERT);
             let values: Vec<String> = (0..rows)
-                .map(|i| format!("($1, {})", placeholders(at + i * LINE_PARAMS, LINE_PARAMS)))
+                .map(|i| {
+                    format!(
+                        "(${order_id}, {})",
+                        placeholders(at + i * LINE_PARAMS, LINE_PARAMS)
+                    )
+                })
                 .collect();
             statements.push(format!(
                 "INSERT INTO order_lines (order_id, {}) VALUES {}",

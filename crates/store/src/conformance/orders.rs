@@ -673,6 +673,67 @@ pub async fn concurrent_orders_never_oversell(store: Arc<dyn Store>) {
     assert!(store.verify().await.unwrap().ok());
 }
 
+/// 48 concurrent 2-line orders, each wanting 1 or 3 of a scarce SKU and 1 of a plentiful
+/// one: a refused order keeps nothing of its other line, and nobody is refused while the
+/// scarce SKU still has what they asked for (orders placed together, as where the store
+/// commits them in groups, come out as if placed one by one).
+pub async fn refused_orders_give_back_their_other_lines(store: Arc<dyn Store>) {
+    shop(&store, &["RARE", "MANY"], 20).await;
+    store
+        .apply_movements(vec![movement(
+            "more-many",
+            "WH",
+            "MANY",
+            MovementKind::Receipt,
+            980,
+        )])
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            let store = store.clone();
+            let rare = if i % 3 == 0 { 3 } else { 1 };
+            tokio::spawn(async move {
+                let placed = place(
+                    &store,
+                    &input("C", &[("MANY", 1), ("RARE", rare)]),
+                    &format!("k{i}"),
+                )
+                .await;
+                (rare, placed)
+            })
+        })
+        .collect();
+    let (mut rare_reserved, mut placed, mut refused_wanting) = (0, 0, Vec::new());
+    for t in futures_util::future::join_all(tasks).await {
+        match t.expect("task ran") {
+            (rare, Ok(_)) => {
+                rare_reserved += rare;
+                placed += 1;
+            }
+            (rare, Err(StoreError::Order(OrderError::InsufficientStock { shortages }))) => {
+                assert_eq!(shortages.len(), 1, "{shortages:?}");
+                assert_eq!(shortages[0].sku, "RARE");
+                refused_wanting.push(rare);
+            }
+            (_, Err(e)) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(level(&store, "RARE").await.1, rare_reserved);
+    assert_eq!(
+        level(&store, "MANY").await,
+        (1000, placed, 1000 - placed),
+        "refused orders keep nothing of MANY"
+    );
+    let left = level(&store, "RARE").await.2;
+    assert!(
+        refused_wanting.iter().all(|&wanted| wanted > left),
+        "refused while {left} remained: {refused_wanting:?}"
+    );
+    assert!(!refused_wanting.is_empty() && left < 3);
+    assert!(store.verify().await.unwrap().ok());
+}
+
 /// 32 tasks place random multi-line orders over 20 SKUs (lines in random order, so lock
 /// order matters), cancelling or shipping some: no deadlock, no error, reserved equals the
 /// open lines, available never negative, verify passes.
