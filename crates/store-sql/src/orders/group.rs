@@ -1,14 +1,17 @@
-//! Group commit of order placements, where one writer serialises every write (SQLite).
+//! Group commit of order placements.
 //!
 //! Each placement reads and prices on a reader connection ([`Core::place_order`]), then
-//! hands its writes to one task per store, which writes everything that queued up while
-//! its previous transaction ran as one transaction: one block of order numbers, each
-//! order's reservations in arrival order (one round trip per order), then the orders,
+//! hands its writes to one task per store (per node), which writes everything that queued
+//! up while its previous transaction ran as one transaction: one block of order numbers,
+//! on PostgreSQL the group's levels locked in the global order, each order's
+//! reservations in arrival order (one round trip per order), then the orders,
 //! their timelines, keys and lines in one statement, all ledger rows in one, all events
 //! in one, and one commit. The outcome is that of placing them one by one in arrival
 //! order: an order refused for stock gives back what it had reserved before the next
 //! order reserves, so no buyer is refused while stock remains, and nothing of it is
 //! written. Under load a commit carries many orders; alone, an order is written at once.
+//! Orders of one hot SKU share its row lock, the event log's mark and one WAL flush; on
+//! SQLite, the writer is taken once per group instead of once per order.
 //!
 //! If the group's transaction fails (a key placed twice at once, a broken database),
 //! every order in it is answered [`TxError::Again`] and placed alone by its own retry.
@@ -17,13 +20,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::order::{OrderError, OrderLine};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Type};
 use store::{NewEvent, Placed, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::Moved;
 use super::place::{Head, Prepared};
@@ -35,6 +38,8 @@ use crate::stock::LedgerEntry;
 const MAX_GROUP: usize = 64;
 /// Orders waiting for the writer task before placements wait to hand theirs over.
 const QUEUE: usize = 1024;
+/// Groups written at once where writers run in parallel (PostgreSQL).
+const PARALLEL_GROUPS: usize = 4;
 
 type Job = (Prepared, oneshot::Sender<Result<Placed, TxError>>);
 
@@ -110,8 +115,22 @@ where
     for<'q> &'q str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
+    // Where writers run in parallel, a few groups may be written at once (their levels are
+    // locked in the global order, so they only wait for each other on shared levels).
+    let writers = Arc::new(Semaphore::new(if DB::SERIAL_WRITERS {
+        1
+    } else {
+        PARALLEL_GROUPS
+    }));
     let mut jobs = Vec::with_capacity(MAX_GROUP);
-    while arrivals.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+    loop {
+        // A free writer first: what arrives meanwhile makes the next group.
+        let Ok(permit) = writers.clone().acquire_owned().await else {
+            return;
+        };
+        if arrivals.recv_many(&mut jobs, MAX_GROUP).await == 0 {
+            return;
+        }
         // A key twice in one group would fail the whole group: the later one goes alone
         // (and, once the first has committed, replays it).
         let mut keys = HashSet::new();
@@ -122,21 +141,25 @@ where
             let _ = reply.send(Err(TxError::Again));
         }
         let (prepared, replies): (Vec<Prepared>, Vec<_>) = group.into_iter().unzip();
-        match Core::<DB>::write_group(&writer, prepared).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // A placement that went away no longer waits for its answer.
-                    let _ = reply.send(outcome);
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            match Core::<DB>::write_group(&writer, prepared).await {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        // A placement that went away no longer waits for its answer.
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(e) => {
+                    let error = e.into_store(DB::is_transient);
+                    tracing::debug!(%error, orders = replies.len(), "a group commit failed; its orders go alone");
+                    for reply in replies {
+                        let _ = reply.send(Err(TxError::Again));
+                    }
                 }
             }
-            Err(e) => {
-                let error = e.into_store(DB::is_transient);
-                tracing::debug!(%error, orders = replies.len(), "a group commit failed; its orders go alone");
-                for reply in replies {
-                    let _ = reply.send(Err(TxError::Again));
-                }
-            }
-        }
+            drop(permit);
+        });
     }
 }
 
@@ -164,8 +187,14 @@ where
         prepared: Vec<Prepared>,
     ) -> Result<Vec<Result<Placed, TxError>>, TxError> {
         let mut tx = DB::begin_write(writer).await?;
+        if !DB::LOCK_ROWS.is_empty() {
+            // Writers in parallel: take the group's levels in the global order first, so
+            // that reserving order by order cannot deadlock with another transaction.
+            Self::lock_levels(&mut tx, &prepared).await?;
+        }
         // A key that committed since its placement looked for it (the same order sent again
-        // at once): that placement is retried, and replays the order.
+        // at once): that placement is retried, and replays the order. Read after the locks:
+        // a group placing the same order holds the same levels, so it has committed by now.
         let keys: std::collections::BTreeSet<&str> = prepared
             .iter()
             .map(|p| p.meta.idempotency_key.as_str())
@@ -260,6 +289,38 @@ where
             .into_iter()
             .map(|o| o.unwrap_or(Err(TxError::Again)))
             .collect())
+    }
+
+    /// Locks the levels the group's orders reserve, in (location, SKU) order.
+    async fn lock_levels(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        prepared: &[Prepared],
+    ) -> Result<(), TxError> {
+        let levels: std::collections::BTreeSet<(&str, &str)> = prepared
+            .iter()
+            .flat_map(|p| {
+                p.lines
+                    .iter()
+                    .map(|l| (p.order.location.as_str(), l.sku.as_str()))
+            })
+            .collect();
+        if levels.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<String> = (0..levels.len())
+            .map(|i| format!("(${}, ${})", 1 + 2 * i, 2 + 2 * i))
+            .collect();
+        let sql = format!(
+            "SELECT location FROM stock_levels WHERE (location, sku) IN ({}) ORDER BY location, sku{}",
+            pairs.join(", "),
+            DB::LOCK_ROWS
+        );
+        let mut query = sqlx::query_as::<DB, (String,)>(&sql);
+        for (location, sku) in levels {
+            query = query.bind(location).bind(sku);
+        }
+        query.fetch_all(&mut **tx).await?;
+        Ok(())
     }
 
     /// Gives back the reservations of an order refused within a group (its other lines').

@@ -155,18 +155,13 @@ where
         // Set when a group this order was part of failed: from then on it is placed alone.
         let alone = AtomicBool::new(false);
         retry::<DB, _, _, _>(|| async {
-            // Where one writer serialises all writes (SQLite), what is only read (the key, the
-            // customer, the location, products, prices and low-stock thresholds) is read on a
-            // reader connection first, so the writer is held only for the writes. A
-            // concurrent change of a price or product between the two is then treated as on
-            // PostgreSQL, where these reads take no locks either. A concurrent first use of
-            // the same key makes this one's insert of the key wait for it and then fail, and
-            // the retry replays it.
-            let mut tx = if DB::SERIAL_WRITERS {
-                self.reader.begin().await?
-            } else {
-                DB::begin_write(&self.writer).await?
-            };
+            // What is only read (the key, the customer, the location, products, prices and
+            // low-stock thresholds) is read first, on a reader connection; the writes follow
+            // in a group commit or, for a customer with a credit limit, alone. A price or
+            // product changed in between is treated as changed just after the order (these
+            // reads never locked anything). A concurrent first use of the same key makes the
+            // write fail and the retry replay it.
+            let mut tx = self.reader.begin().await?;
             if let Some(order) = Self::replay(&mut tx, &meta).await? {
                 tx.commit().await?;
                 return Ok(Placed {
@@ -210,25 +205,26 @@ where
                 currency,
                 thresholds,
             };
-            if DB::SERIAL_WRITERS {
-                tx.commit().await?;
-                // Without a credit check, the writes join the next group commit.
-                if prepared.customer.credit_limit.is_none() && !alone.load(Ordering::Relaxed) {
-                    return match self.group.place(&self.writer, prepared).await {
-                        Err(TxError::Again) => {
-                            alone.store(true, Ordering::Relaxed);
-                            Err(TxError::Again)
-                        }
-                        other => other,
-                    };
-                }
-                tx = DB::begin_write(&self.writer).await?;
+            tx.commit().await?;
+            // Without a credit check, the writes join the next group commit.
+            if prepared.customer.credit_limit.is_none() && !alone.load(Ordering::Relaxed) {
+                return match self.group.place(&self.writer, prepared).await {
+                    Err(TxError::Again) => {
+                        alone.store(true, Ordering::Relaxed);
+                        Err(TxError::Again)
+                    }
+                    other => other,
+                };
             }
-            // The credit check reads open orders: in the write transaction, so two orders
-            // cannot both pass it (the customer row is locked where writers run in parallel).
+            let mut tx = DB::begin_write(&self.writer).await?;
+            // The credit check reads open orders: in the write transaction, with the customer
+            // locked where writers run in parallel, so two orders cannot both pass it.
             let credit_hold = match prepared.customer.credit_limit {
-                Some(limit) => {
-                    Self::open_order_value(&mut tx, &prepared.customer.code, None)
+                Some(_) => {
+                    let customer =
+                        Self::ordering_customer(&mut tx, &prepared.customer.code).await?;
+                    let limit = customer.credit_limit.unwrap_or(i64::MAX);
+                    Self::open_order_value(&mut tx, &customer.code, None)
                         .await?
                         .saturating_add(total)
                         > limit
@@ -642,39 +638,41 @@ where
         }
     }
 
-    /// The reservations of [`Core::move_level`] for all `lines` at once, sent as one batch
-    /// (with one writer only: SQLite runs the parts in turn and returns every part's row).
+    /// The reservations of [`Core::move_level`] for all `lines` at once, in one statement.
+    /// It locks the levels in the order the database meets them, so where writers run in
+    /// parallel the caller must have locked them in the global order already.
     pub(crate) async fn reserve_all(
         tx: &mut Transaction<'static, DB>,
         step: &OrderStep<'_>,
         lines: &[&OrderLine],
     ) -> Result<Vec<Result<Moved, Shortage>>, TxError> {
-        let statements: Vec<String> = (0..lines.len())
-            .map(|i| {
-                let (sku, qty) = (3 + 2 * i, 4 + 2 * i);
-                format!(
-                    "UPDATE stock_levels SET reserved = reserved + ${qty}, updated_at = $2 \
-                     WHERE location = $1 AND sku = ${sku} AND on_hand - reserved >= ${qty} \
-                     RETURNING {i}, on_hand, reserved"
-                )
-            })
+        // One conditional update for all lines (an order names each SKU once). The database
+        // checks each row's condition on its current version, as for a single update.
+        let values: Vec<String> = (0..lines.len())
+            .map(|i| format!("(${}, ${})", 3 + 2 * i, 4 + 2 * i))
             .collect();
-        let sql = DB::batch(&statements);
-        let mut query = sqlx::query_as::<DB, (i64, i64, i64)>(&sql)
+        let sql = format!(
+            "UPDATE stock_levels SET reserved = reserved + v.column2, updated_at = $2 \
+             FROM (VALUES {}) AS v \
+             WHERE location = $1 AND sku = v.column1 AND on_hand - reserved >= v.column2 \
+             RETURNING sku, on_hand, reserved",
+            values.join(", ")
+        );
+        let mut query = sqlx::query_as::<DB, (String, i64, i64)>(&sql)
             .bind(step.location)
             .bind(step.at);
         for line in lines {
             query = query.bind(line.sku.as_str()).bind(line.base_qty);
         }
-        let rows: HashMap<i64, (i64, i64)> = query
+        let rows: HashMap<String, (i64, i64)> = query
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
-            .map(|(i, on_hand, reserved)| (i, (on_hand, reserved)))
+            .map(|(sku, on_hand, reserved)| (sku, (on_hand, reserved)))
             .collect();
         let mut results = Vec::with_capacity(lines.len());
-        for (i, line) in (0i64..).zip(lines) {
-            results.push(match rows.get(&i) {
+        for line in lines {
+            results.push(match rows.get(line.sku.as_str()) {
                 Some(&after) => Ok(Moved::new(
                     step,
                     &line.sku,
