@@ -85,7 +85,7 @@ where
     ) -> Result<Placed, TxError> {
         let queue = self.queue.get_or_init(|| {
             let (queue, arrivals) = mpsc::channel(QUEUE);
-            tokio::spawn(run::<DB>(writer.clone(), arrivals));
+            tokio::spawn(Self::run(writer.clone(), arrivals));
             queue
         });
         let (reply, answer) = oneshot::channel();
@@ -95,92 +95,55 @@ where
             .map_err(|_| TxError::Again)?;
         answer.await.map_err(|_| TxError::Again)?
     }
-}
 
-async fn run<DB: Dialect>(writer: Pool<DB>, mut arrivals: mpsc::Receiver<Job>)
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
-    // Where writers run in parallel, a few groups may be written at once (their levels are
-    // locked in the global order, so they only wait for each other on shared levels).
-    let writers = Arc::new(Semaphore::new(if DB::SERIAL_WRITERS {
-        1
-    } else {
-        PARALLEL_GROUPS
-    }));
-    let mut jobs = Vec::with_capacity(MAX_GROUP);
-    loop {
-        // A free writer first: what arrives meanwhile makes the next group.
-        let Ok(permit) = writers.clone().acquire_owned().await else {
-            return;
-        };
-        if arrivals.recv_many(&mut jobs, MAX_GROUP).await == 0 {
-            return;
-        }
-        // A key twice in one group would fail the whole group: the later one goes alone
-        // (and, once the first has committed, replays it).
-        let mut keys = HashSet::new();
-        let (group, doubles): (Vec<Job>, Vec<Job>) = jobs
-            .drain(..)
-            .partition(|(p, _)| keys.insert(p.meta.idempotency_key.clone()));
-        for (_, reply) in doubles {
-            let _ = reply.send(Err(TxError::Again));
-        }
-        let (prepared, replies): (Vec<Prepared>, Vec<_>) = group.into_iter().unzip();
-        let writer = writer.clone();
-        tokio::spawn(async move {
-            match Core::<DB>::write_group(&writer, prepared).await {
-                Ok(outcomes) => {
-                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                        // A placement that went away no longer waits for its answer.
-                        let _ = reply.send(outcome);
-                    }
-                }
-                Err(e) => {
-                    let error = e.into_store(DB::is_transient);
-                    tracing::debug!(%error, orders = replies.len(), "a group commit failed; its orders go alone");
-                    for reply in replies {
-                        let _ = reply.send(Err(TxError::Again));
-                    }
-                }
+    async fn run(writer: Pool<DB>, mut arrivals: mpsc::Receiver<Job>) {
+        // Where writers run in parallel, a few groups may be written at once (their levels are
+        // locked in the global order, so they only wait for each other on shared levels).
+        let writers = Arc::new(Semaphore::new(if DB::SERIAL_WRITERS {
+            1
+        } else {
+            PARALLEL_GROUPS
+        }));
+        let mut jobs = Vec::with_capacity(MAX_GROUP);
+        loop {
+            // A free writer first: what arrives meanwhile makes the next group.
+            let Ok(permit) = writers.clone().acquire_owned().await else {
+                return;
+            };
+            if arrivals.recv_many(&mut jobs, MAX_GROUP).await == 0 {
+                return;
             }
-            drop(permit);
-        });
+            // A key twice in one group would fail the whole group: the later one goes alone
+            // (and, once the first has committed, replays it).
+            let mut keys = HashSet::new();
+            let (group, doubles): (Vec<Job>, Vec<Job>) = jobs
+                .drain(..)
+                .partition(|(p, _)| keys.insert(p.meta.idempotency_key.clone()));
+            for (_, reply) in doubles {
+                let _ = reply.send(Err(TxError::Again));
+            }
+            let (prepared, replies): (Vec<Prepared>, Vec<_>) = group.into_iter().unzip();
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                match Self::write_group(&writer, prepared).await {
+                    Ok(outcomes) => {
+                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                            // A placement that went away no longer waits for its answer.
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                    Err(e) => {
+                        let error = e.into_store(DB::is_transient);
+                        tracing::debug!(%error, orders = replies.len(), "a group commit failed; its orders go alone");
+                        for reply in replies {
+                            let _ = reply.send(Err(TxError::Again));
+                        }
+                    }
+                }
+                drop(permit);
+            });
+        }
     }
-}
-
-impl<DB: Dialect> Core<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> NaiveDate: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<NaiveDate>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
     /// Writes a group of placements in one transaction and gives each its outcome.
     async fn write_group(
         writer: &Pool<DB>,
@@ -199,7 +162,8 @@ where
             .iter()
             .map(|p| p.meta.idempotency_key.as_str())
             .collect();
-        let used = Self::existing(&mut tx, "idempotency_keys", "idempotency_key", &keys).await?;
+        let used =
+            Core::<DB>::existing(&mut tx, "idempotency_keys", "idempotency_key", &keys).await?;
         let seqs = DB::next_order_seqs(&mut tx, prepared.len()).await?;
         let heads: Vec<Head> = prepared
             .iter()
@@ -219,7 +183,7 @@ where
             sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
             let mut moved = Vec::with_capacity(sorted.len());
             let mut shortages = Vec::new();
-            for result in Self::reserve_all(&mut tx, &step, &sorted).await? {
+            for result in Core::<DB>::reserve_all(&mut tx, &step, &sorted).await? {
                 match result {
                     Ok(m) => moved.push(m),
                     Err(short) => shortages.push(short),
@@ -241,12 +205,14 @@ where
                 .iter()
                 .map(|(i, _)| (&prepared[*i], &heads[*i]))
                 .collect();
-            Self::insert_placements(&mut tx, &rows).await?;
+            Core::<DB>::insert_placements(&mut tx, &rows).await?;
             let entries: Vec<&LedgerEntry> = accepted
                 .iter()
                 .flat_map(|(_, moved)| moved.iter().map(|m| &m.entry))
                 .collect();
-            let mut seqs = Self::record_movements(&mut tx, &entries).await?.into_iter();
+            let mut seqs = Core::<DB>::record_movements(&mut tx, &entries)
+                .await?
+                .into_iter();
             let mut events: Vec<NewEvent> = Vec::new();
             let mut placed: HashMap<usize, Placed> = HashMap::new();
             for (i, moved) in &accepted {
@@ -260,7 +226,7 @@ where
                     ));
                 }
                 let order = head.placed(p.clone());
-                step.push(Self::created_event(&step, &order));
+                step.push(Core::<DB>::created_event(&step, &order));
                 events.extend(step.take_events());
                 placed.insert(
                     *i,
@@ -274,7 +240,7 @@ where
                 Thresholds::merged(accepted.iter().map(|(i, _)| &prepared[*i].thresholds));
             // The group's events carry the time of its last placement.
             let at = prepared.iter().map(|p| p.at).max().unwrap_or_else(Utc::now);
-            Self::append_events_knowing(&mut tx, events, at, Some(&thresholds)).await?;
+            Core::<DB>::append_events_knowing(&mut tx, events, at, Some(&thresholds)).await?;
             tx.commit().await?;
             for (i, outcome) in outcomes.iter_mut().enumerate() {
                 if let Some(p) = placed.remove(&i) {
