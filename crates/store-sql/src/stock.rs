@@ -377,29 +377,12 @@ where
         tx: &mut Transaction<'static, DB>,
         e: &LedgerEntry,
     ) -> Result<i64, TxError> {
-        let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO stock_movements (movement_id, location, sku, kind, qty, on_hand_delta, reserved_delta, \
-             on_hand_after, reason, occurred_at, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
-        )
-        .bind(e.id.as_str())
-        .bind(e.location.as_str())
-        .bind(e.sku.as_str())
-        .bind(e.kind.as_str())
-        .bind(e.qty)
-        .bind(e.on_hand_delta)
-        .bind(e.reserved_delta)
-        .bind(e.on_hand_after)
-        .bind(e.reason.as_deref())
-        .bind(e.occurred_at)
-        .bind(e.recorded_at)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| match e.as_database_error() {
-            Some(db) if db.is_unique_violation() => TxError::Retry(e),
-            _ => TxError::Sql(e),
-        })?;
-        Ok(seq)
+        Self::record_movements(tx, &[e])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StoreError::Other(format!("the ledger did not return movement {}", e.id)).into()
+            })
     }
 
     /// Locks the level row of (location, SKU) until commit, creating it at zero if missing,

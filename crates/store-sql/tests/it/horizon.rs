@@ -33,6 +33,27 @@ async fn held_append(db: &TestDatabase, id: &str) -> (PgConnection, i64) {
     (conn, seq)
 }
 
+/// A database (None without PostgreSQL) with: the head before, an appender held open
+/// with event `held-{n}`, and a committed movement `m{n}` numbered after it.
+async fn held_below_a_commit(
+    name: &str,
+    n: &str,
+) -> Option<(TestDatabase, i64, PgConnection, i64)> {
+    let db = TestDatabase::postgres(name).await.unwrap()?;
+    db.store.create_location(location("WH")).await.unwrap();
+    db.store
+        .create_product(product("S1", 100, &[]))
+        .await
+        .unwrap();
+    let cursor = db.store.event_head().await.unwrap();
+    let (held, low) = held_append(&db, &format!("held-{n}")).await;
+    db.store
+        .apply_movements(vec![movement(&format!("m{n}"), "WH", "S1", Receipt, 5)])
+        .await
+        .unwrap();
+    Some((db, cursor, held, low))
+}
+
 async fn seqs_after(store: &Arc<dyn Store>, cursor: i64) -> Vec<(i64, String)> {
     store
         .events_after(cursor, &EventFilter::default(), 100)
@@ -45,21 +66,9 @@ async fn seqs_after(store: &Arc<dyn Store>, cursor: i64) -> Vec<(i64, String)> {
 
 #[tokio::test]
 async fn a_reader_waits_for_a_lower_number_that_commits_late() {
-    let Some(db) = TestDatabase::postgres("horizon_commit").await.unwrap() else {
+    let Some((db, cursor, mut held, low)) = held_below_a_commit("horizon_commit", "1").await else {
         return;
     };
-    db.store.create_location(location("WH")).await.unwrap();
-    db.store
-        .create_product(product("S1", 100, &[]))
-        .await
-        .unwrap();
-    let cursor = db.store.event_head().await.unwrap();
-
-    let (mut held, low) = held_append(&db, "held-1").await;
-    db.store
-        .apply_movements(vec![movement("m1", "WH", "S1", Receipt, 5)])
-        .await
-        .unwrap();
     // The movement's event (a higher number) is committed and visible, but the held one
     // below it is not: a reader must not get past it.
     let early = seqs_after(&db.store, cursor).await;
@@ -85,21 +94,10 @@ async fn a_reader_waits_for_a_lower_number_that_commits_late() {
 
 #[tokio::test]
 async fn a_rolled_back_number_stops_holding_readers_back() {
-    let Some(db) = TestDatabase::postgres("horizon_rollback").await.unwrap() else {
+    let Some((db, cursor, mut held, low)) = held_below_a_commit("horizon_rollback", "2").await
+    else {
         return;
     };
-    db.store.create_location(location("WH")).await.unwrap();
-    db.store
-        .create_product(product("S1", 100, &[]))
-        .await
-        .unwrap();
-    let cursor = db.store.event_head().await.unwrap();
-
-    let (mut held, low) = held_append(&db, "held-2").await;
-    db.store
-        .apply_movements(vec![movement("m2", "WH", "S1", Receipt, 5)])
-        .await
-        .unwrap();
     assert!(seqs_after(&db.store, cursor).await.is_empty());
     sqlx::raw_sql("ROLLBACK").execute(&mut held).await.unwrap();
 
