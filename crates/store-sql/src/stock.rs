@@ -40,6 +40,15 @@ impl LedgerEntry {
     }
 }
 
+/// A level a movement changed, with its ledger row still to record.
+struct Changed {
+    /// The movement's index in its batch.
+    index: usize,
+    entry: LedgerEntry,
+    /// The level's reserved figure after the change (for its event).
+    reserved: i64,
+}
+
 /// A ledger row to append.
 pub(crate) struct LedgerEntry {
     pub id: MovementId,
@@ -107,12 +116,30 @@ where
             let recorded_at = now();
             let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
             let mut events = Vec::new();
+            // Ledger rows go in one statement at the end; a movement whose id is still
+            // pending (the same id twice in one batch) first has them recorded, so it is
+            // judged against the first one as stored.
+            let mut pending: Vec<Changed> = Vec::new();
             for &i in &order {
-                outcomes[i] = Some(
-                    Self::apply_one(&mut tx, &batch[i], recorded_at, &mut events, &mut seen)
-                        .await?,
-                );
+                let m = &batch[i];
+                if pending.iter().any(|c| c.entry.id == m.id) {
+                    Self::record_pending(
+                        &mut tx,
+                        &mut pending,
+                        &mut outcomes,
+                        &mut events,
+                        &mut seen,
+                    )
+                    .await?;
+                }
+                if let Some(outcome) =
+                    Self::change_level(&mut tx, i, m, recorded_at, &seen, &mut pending).await?
+                {
+                    outcomes[i] = Some(outcome);
+                }
             }
+            Self::record_pending(&mut tx, &mut pending, &mut outcomes, &mut events, &mut seen)
+                .await?;
             Self::append_events(&mut tx, events, recorded_at).await?;
             tx.commit().await?;
             Ok(outcomes.into_iter().flatten().collect())
@@ -183,8 +210,60 @@ where
         events: &mut Vec<store::NewEvent>,
         seen: &mut HashMap<String, Movement>,
     ) -> Result<Outcome, TxError> {
+        let mut pending = Vec::with_capacity(1);
+        let mut outcomes = vec![None];
+        if let Some(outcome) = Self::change_level(tx, 0, m, recorded_at, seen, &mut pending).await?
+        {
+            return Ok(outcome);
+        }
+        Self::record_pending(tx, &mut pending, &mut outcomes, events, seen).await?;
+        outcomes
+            .pop()
+            .flatten()
+            .ok_or_else(|| StoreError::Other(format!("movement {} got no outcome", m.id)).into())
+    }
+
+    /// Records the ledger rows of changed levels in one statement, in the order they were
+    /// changed, and settles their outcomes (by their index in the batch) and events.
+    async fn record_pending(
+        tx: &mut Transaction<'static, DB>,
+        pending: &mut Vec<Changed>,
+        outcomes: &mut [Option<Outcome>],
+        events: &mut Vec<store::NewEvent>,
+        seen: &mut HashMap<String, Movement>,
+    ) -> Result<(), TxError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<&LedgerEntry> = pending.iter().map(|c| &c.entry).collect();
+        let seqs = Self::record_movements(tx, &entries).await?;
+        for (c, seq) in pending.drain(..).zip(seqs) {
+            events.push(crate::events::stock_changed(&c.entry, seq, c.reserved));
+            if let Some(slot) = outcomes.get_mut(c.index) {
+                *slot = Some(Outcome::Applied(Applied {
+                    seq,
+                    on_hand: c.entry.on_hand_after,
+                    negative_stock: c.entry.on_hand_after < 0 && c.entry.on_hand_delta < 0,
+                }));
+            }
+            seen.insert(c.entry.id.to_string(), c.entry.into_movement(seq));
+        }
+        Ok(())
+    }
+
+    /// Applies movement `m` (number `index` of its batch) to its level and queues its
+    /// ledger row on `pending`; or returns its outcome when it changes nothing (a duplicate
+    /// of a movement in `seen`, a reused id, a refused decrease).
+    async fn change_level(
+        tx: &mut Transaction<'static, DB>,
+        index: usize,
+        m: &NewMovement,
+        recorded_at: DateTime<Utc>,
+        seen: &HashMap<String, Movement>,
+        pending: &mut Vec<Changed>,
+    ) -> Result<Option<Outcome>, TxError> {
         if let Some(first) = seen.get(m.id.as_str()) {
-            return Ok(if first.same_facts(m) {
+            return Ok(Some(if first.same_facts(m) {
                 Outcome::Duplicate(Applied::of(first))
             } else {
                 Outcome::Rejected {
@@ -196,7 +275,7 @@ where
                         ),
                     },
                 }
-            });
+            }));
         }
         let effect = m.kind.effect(m.qty);
         let changed = match effect {
@@ -223,7 +302,7 @@ where
         };
         let Some((delta, after, reserved)) = changed else {
             let (on_hand, _) = Self::lock_level(tx, &m.location, &m.sku).await?;
-            return Ok(Outcome::Rejected {
+            return Ok(Some(Outcome::Rejected {
                 error: Rejection {
                     code: "insufficient_stock",
                     message: format!(
@@ -231,7 +310,7 @@ where
                         m.kind.as_str()
                     ),
                 },
-            });
+            }));
         };
         let entry = LedgerEntry {
             id: m.id.clone(),
@@ -246,14 +325,12 @@ where
             occurred_at: crate::core::micros(m.occurred_at),
             recorded_at,
         };
-        let seq = Self::record_movement(tx, &entry).await?;
-        events.push(crate::events::stock_changed(&entry, seq, reserved));
-        seen.insert(m.id.to_string(), entry.into_movement(seq));
-        Ok(Outcome::Applied(Applied {
-            seq,
-            on_hand: after,
-            negative_stock: after < 0 && delta < 0,
-        }))
+        pending.push(Changed {
+            index,
+            entry,
+            reserved,
+        });
+        Ok(None)
     }
 
     /// Adds `delta` to a level's on_hand unless it is a decrease that would leave it below
