@@ -239,14 +239,11 @@ where
         let seqs = Self::record_movements(tx, &entries).await?;
         for (c, seq) in pending.drain(..).zip(seqs) {
             events.push(crate::events::stock_changed(&c.entry, seq, c.reserved));
+            let movement = c.entry.into_movement(seq);
             if let Some(slot) = outcomes.get_mut(c.index) {
-                *slot = Some(Outcome::Applied(Applied {
-                    seq,
-                    on_hand: c.entry.on_hand_after,
-                    negative_stock: c.entry.on_hand_after < 0 && c.entry.on_hand_delta < 0,
-                }));
+                *slot = Some(Outcome::Applied(Applied::of(&movement)));
             }
-            seen.insert(c.entry.id.to_string(), c.entry.into_movement(seq));
+            seen.insert(movement.id.to_string(), movement);
         }
         Ok(())
     }
