@@ -50,8 +50,8 @@ pub trait Dialect: Database + Sized {
     /// The settled horizon of the event log: the highest `seq` such that every event
     /// numbered up to it is visible or was rolled back, so that no later commit can fill a
     /// gap below it. Waits for the transactions appending at the time of the call, at most
-    /// `wait`; `None` if they did not end by then. Only called where
-    /// [`Dialect::SERIAL_WRITERS`] is false, and never inside a transaction that appends.
+    /// `wait`; `None` if they did not end by then. Never called inside a transaction that
+    /// appends. Where writers are serial, simply the highest `seq`.
     async fn event_horizon(pool: &Pool<Self>, wait: Duration) -> Result<Option<i64>, sqlx::Error>;
 
     /// `n` order sequence numbers (behind `SO-YYYYMMDD-NNNNNN`) at once: unique and
@@ -71,8 +71,7 @@ pub trait Dialect: Database + Sized {
     /// parameters. SQLite runs them in turn (sqlx binds `$N` by number in each); PostgreSQL
     /// runs them as data-modifying `WITH` parts, concurrently and on one snapshot, with
     /// foreign keys checked at the end. So: writes only, none of them reading what another
-    /// one writes, and any rows returned only by the last one (SQLite returns every part's
-    /// rows, which a path taken only where [`Dialect::SERIAL_WRITERS`] may use).
+    /// one writes or changing the same row, and no rows returned.
     fn batch(statements: &[String]) -> String;
 }
 
@@ -81,7 +80,7 @@ pub trait Dialect: Database + Sized {
 pub struct Core<DB: Database> {
     pub(crate) writer: Pool<DB>,
     pub(crate) reader: Pool<DB>,
-    /// Group commit of order placements (used where writers are serial).
+    /// Group commit of order placements (decision 0012).
     pub(crate) group: crate::orders::Group<DB>,
 }
 
