@@ -130,7 +130,6 @@ fn level_key(location: &str, sku: &str) -> String {
 /// the levels it lowers (and, on SQLite, before it takes the writer), so its append does not
 /// read them while it holds them. A threshold changed in between is treated as changed
 /// just after the write, as with any concurrent change.
-#[derive(Clone)]
 pub(crate) struct Thresholds {
     /// The levels read.
     levels: BTreeSet<(String, String)>,

@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::order::{OrderError, OrderLine};
+use domain::order::OrderError;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Type};
 use store::{NewEvent, Placed, StoreError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -150,11 +150,17 @@ where
         prepared: Vec<Prepared>,
     ) -> Result<Vec<Result<Placed, TxError>>, TxError> {
         let mut tx = DB::begin_write(writer).await?;
-        if !DB::LOCK_ROWS.is_empty() {
-            // Writers in parallel: take the group's levels in the global order first, so
-            // that reserving order by order cannot deadlock with another transaction.
-            Self::lock_levels(&mut tx, &prepared).await?;
-        }
+        // Where writers run in parallel, the group's levels in the global order first, so
+        // that reserving order by order cannot deadlock with another transaction.
+        let levels = prepared
+            .iter()
+            .flat_map(|p| {
+                p.lines
+                    .iter()
+                    .map(|l| (p.order.location.as_str(), l.sku.as_str()))
+            })
+            .collect();
+        Core::<DB>::lock_levels(&mut tx, &levels).await?;
         // A key that committed since its placement looked for it (the same order sent again
         // at once): that placement is retried, and replays the order. Read after the locks:
         // a group placing the same order holds the same levels, so it has committed by now.
@@ -179,23 +185,13 @@ where
                 continue;
             }
             let step = head.step(p);
-            let mut sorted: Vec<&OrderLine> = p.lines.iter().collect();
-            sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
-            let mut moved = Vec::with_capacity(sorted.len());
-            let mut shortages = Vec::new();
-            for result in Core::<DB>::reserve_all(&mut tx, &step, &sorted).await? {
-                match result {
-                    Ok(m) => moved.push(m),
-                    Err(short) => shortages.push(short),
-                }
-            }
-            if shortages.is_empty() {
-                accepted.push((i, moved));
+            let reservation = Core::<DB>::reserve_order(&mut tx, &step, &p.lines).await?;
+            if reservation.shortages.is_empty() {
+                accepted.push((i, reservation.moved));
                 outcomes.push(None);
             } else {
-                Self::unreserve(&mut tx, &step, &moved).await?;
-                let position = |sku: &str| p.lines.iter().position(|l| l.sku == sku);
-                shortages.sort_by_key(|s| position(&s.sku));
+                Self::unreserve(&mut tx, &step, &reservation.moved).await?;
+                let shortages = reservation.shortages;
                 let refused = StoreError::Order(OrderError::InsufficientStock { shortages });
                 outcomes.push(Some(Err(refused.into())));
             }
@@ -225,7 +221,7 @@ where
                         m.reserved_after,
                     ));
                 }
-                let order = head.placed(p.clone());
+                let order = head.placed(p);
                 step.push(Core::<DB>::created_event(&step, &order));
                 events.extend(step.take_events());
                 placed.insert(
@@ -255,38 +251,6 @@ where
             .into_iter()
             .map(|o| o.unwrap_or(Err(TxError::Again)))
             .collect())
-    }
-
-    /// Locks the levels the group's orders reserve, in (location, SKU) order.
-    async fn lock_levels(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        prepared: &[Prepared],
-    ) -> Result<(), TxError> {
-        let levels: std::collections::BTreeSet<(&str, &str)> = prepared
-            .iter()
-            .flat_map(|p| {
-                p.lines
-                    .iter()
-                    .map(|l| (p.order.location.as_str(), l.sku.as_str()))
-            })
-            .collect();
-        if levels.is_empty() {
-            return Ok(());
-        }
-        let pairs: Vec<String> = (0..levels.len())
-            .map(|i| format!("(${}, ${})", 1 + 2 * i, 2 + 2 * i))
-            .collect();
-        let sql = format!(
-            "SELECT location FROM stock_levels WHERE (location, sku) IN ({}) ORDER BY location, sku{}",
-            pairs.join(", "),
-            DB::LOCK_ROWS
-        );
-        let mut query = sqlx::query_as::<DB, (String,)>(&sql);
-        for (location, sku) in levels {
-            query = query.bind(location).bind(sku);
-        }
-        query.fetch_all(&mut **tx).await?;
-        Ok(())
     }
 
     /// Gives back the reservations of an order refused within a group (its other lines').

@@ -260,7 +260,7 @@ where
 
     /// The level change of [`Core::move_for_order`], without its ledger row: the row to
     /// record, or the shortage of a refused reservation.
-    pub(crate) async fn move_level(
+    async fn move_level(
         tx: &mut Transaction<'static, DB>,
         step: &OrderStep<'_>,
         sku: &str,

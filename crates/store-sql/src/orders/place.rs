@@ -1,7 +1,7 @@
 //! Placing an order: one transaction that validates, prices, checks credit, reserves every
 //! line (all or nothing) and records the order. See [`store::Store::place_order`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -32,7 +32,6 @@ const LINE_PARAMS: usize = 13;
 const PLACEMENT_PARAMS: usize = 17;
 
 /// An order read, checked and priced, ready to be written.
-#[derive(Clone)]
 pub(crate) struct Prepared {
     pub order: NewOrder,
     pub meta: PlaceMeta,
@@ -92,25 +91,25 @@ impl Head {
     }
 
     /// The order as stored, built from what was written rather than read back.
-    pub(crate) fn placed(&self, p: Prepared) -> Order {
+    pub(crate) fn placed(&self, p: &Prepared) -> Order {
         Order {
-            id: p.meta.order_id,
+            id: p.meta.order_id.clone(),
             number: self.number.clone(),
-            customer: p.customer.code,
+            customer: p.customer.code.clone(),
             location: p.order.location.to_string(),
             status: self.status,
             version: 1,
             credit_hold: self.credit_hold,
-            lines: p.lines,
+            lines: p.lines.clone(),
             total: p.total,
-            currency: p.currency,
+            currency: p.currency.clone(),
             ship_to: self.ship_to.clone(),
-            note: p.order.note,
+            note: p.order.note.clone(),
             requested_date: p.order.requested_date,
             shipments: Vec::new(),
             timeline: vec![TimelineEntry {
                 at: p.at,
-                actor: p.meta.actor,
+                actor: p.meta.actor.clone(),
                 action: "placed".to_owned(),
                 from: None,
                 to: Some(self.status),
@@ -120,6 +119,13 @@ impl Head {
             updated_at: p.at,
         }
     }
+}
+
+/// What reserving an order's lines did ([`Core::reserve_order`]): the levels it moved,
+/// and the lines it could not reserve, in the order's line order.
+pub(crate) struct Reservation {
+    pub moved: Vec<Moved>,
+    pub shortages: Vec<Shortage>,
 }
 
 /// A line priced and converted, ready to store.
@@ -222,7 +228,7 @@ where
             let credit_hold = match prepared.customer.credit_limit {
                 Some(_) => {
                     let customer =
-                        Self::ordering_customer(&mut tx, &prepared.customer.code).await?;
+                        Self::read_customer(&mut tx, &prepared.customer.code, true).await?;
                     let limit = customer.credit_limit.unwrap_or(i64::MAX);
                     Self::open_order_value(&mut tx, &customer.code, None)
                         .await?
@@ -233,16 +239,15 @@ where
             };
             let seq = DB::next_order_seqs(&mut tx, 1)
                 .await?
-                .first()
-                .copied()
-                .unwrap_or_default();
+                .pop()
+                .ok_or_else(|| StoreError::Other("no order number was taken".to_owned()))?;
             let head = Head::new(&prepared, seq, credit_hold);
             Self::insert_placements(&mut tx, &[(&prepared, &head)]).await?;
             let step = head.step(&prepared);
             // Reserve last: on PostgreSQL each level stays locked from its reservation to
             // the commit, so the less work follows, the more buyers of one SKU get through.
             Self::reserve_lines(&mut tx, &step, &prepared.lines).await?;
-            let placed = head.placed(prepared.clone());
+            let placed = head.placed(&prepared);
             step.push(Self::created_event(&step, &placed));
             Self::append_events_knowing(
                 &mut tx,
@@ -364,8 +369,8 @@ where
         }
     }
 
-    /// The customer of a new order: it must exist and be active. Locked when it has a credit
-    /// limit, so that two orders cannot both pass the same credit check.
+    /// The customer of a new order: it must exist and be active. (Read, not locked: a
+    /// placement with a credit check locks it again in its write.)
     pub(crate) async fn ordering_customer(
         tx: &mut Transaction<'static, DB>,
         code: &str,
@@ -383,9 +388,6 @@ where
         };
         if customer.status == CustomerStatus::Suspended {
             return Err(StoreError::Order(OrderError::CustomerSuspended(customer.code)).into());
-        }
-        if customer.credit_limit.is_some() && !DB::LOCK_ROWS.is_empty() {
-            return Self::read_customer(tx, code, true).await;
         }
         Ok(customer)
     }
@@ -597,58 +599,65 @@ where
             .collect())
     }
 
-    /// Reserves every line in SKU order; refuses with every shortage when any line is short.
+    /// Reserves every line of an order alone (not in a group): locks its levels, reserves,
+    /// records the ledger rows; refuses with every shortage when any line is short.
     pub(crate) async fn reserve_lines(
         tx: &mut Transaction<'static, DB>,
         step: &OrderStep<'_>,
         lines: &[OrderLine],
     ) -> Result<(), TxError> {
-        let mut sorted: Vec<&OrderLine> = lines.iter().collect();
-        sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
-        let mut shortages = Vec::new();
-        let mut moved = Vec::with_capacity(sorted.len());
-        if DB::SERIAL_WRITERS {
-            // No row locks to take in order: every conditional update in one round trip.
-            for result in Self::reserve_all(tx, step, &sorted).await? {
-                match result {
-                    Ok(m) => moved.push(m),
-                    Err(short) => shortages.push(short),
-                }
-            }
+        let levels = lines
+            .iter()
+            .map(|l| (step.location, l.sku.as_str()))
+            .collect();
+        Self::lock_levels(tx, &levels).await?;
+        let reservation = Self::reserve_order(tx, step, lines).await?;
+        if reservation.shortages.is_empty() {
+            Self::record_moves(tx, step, reservation.moved).await
         } else {
-            for line in sorted {
-                match Self::move_level(tx, step, &line.sku, MovementKind::Reserve, line.base_qty)
-                    .await?
-                {
-                    Ok(m) => moved.push(m),
-                    Err(short) => shortages.push(short),
-                }
-            }
-        }
-        if shortages.is_empty() {
-            Self::record_moves(tx, step, moved).await
-        } else {
-            shortages.sort_by(|a, b| {
-                lines
-                    .iter()
-                    .position(|l| l.sku == a.sku)
-                    .cmp(&lines.iter().position(|l| l.sku == b.sku))
-            });
+            let shortages = reservation.shortages;
             Err(StoreError::Order(OrderError::InsufficientStock { shortages }).into())
         }
     }
 
-    /// The reservations of [`Core::move_level`] for all `lines` at once, in one statement.
-    /// It locks the levels in the order the database meets them, so where writers run in
-    /// parallel the caller must have locked them in the global order already.
-    pub(crate) async fn reserve_all(
+    /// Locks stock levels in (location, SKU) order, the global lock order, where writers run
+    /// in parallel (nothing to do on SQLite). [`Core::reserve_order`] needs it.
+    pub(crate) async fn lock_levels(
+        tx: &mut Transaction<'static, DB>,
+        levels: &BTreeSet<(&str, &str)>,
+    ) -> Result<(), TxError> {
+        if DB::LOCK_ROWS.is_empty() || levels.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<String> = (0..levels.len())
+            .map(|i| format!("(${}, ${})", 1 + 2 * i, 2 + 2 * i))
+            .collect();
+        let sql = format!(
+            "SELECT location FROM stock_levels WHERE (location, sku) IN ({}) ORDER BY location, sku{}",
+            pairs.join(", "),
+            DB::LOCK_ROWS
+        );
+        let mut query = sqlx::query_as::<DB, (String,)>(&sql);
+        for (location, sku) in levels {
+            query = query.bind(*location).bind(*sku);
+        }
+        query.fetch_all(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Reserves every line of an order with one conditional update (an order names each
+    /// SKU once; the database checks each row's condition on its current version, as for a
+    /// single update). It changes the levels it can and reports the others, so a caller
+    /// that refuses the order must give back or roll back what it took. Where writers run in
+    /// parallel the caller must have locked the levels first ([`Core::lock_levels`]).
+    pub(crate) async fn reserve_order(
         tx: &mut Transaction<'static, DB>,
         step: &OrderStep<'_>,
-        lines: &[&OrderLine],
-    ) -> Result<Vec<Result<Moved, Shortage>>, TxError> {
-        // One conditional update for all lines (an order names each SKU once). The database
-        // checks each row's condition on its current version, as for a single update.
-        let values: Vec<String> = (0..lines.len())
+        lines: &[OrderLine],
+    ) -> Result<Reservation, TxError> {
+        let mut sorted: Vec<&OrderLine> = lines.iter().collect();
+        sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let values: Vec<String> = (0..sorted.len())
             .map(|i| format!("(${}, ${})", 3 + 2 * i, 4 + 2 * i))
             .collect();
         let sql = format!(
@@ -661,7 +670,7 @@ where
         let mut query = sqlx::query_as::<DB, (String, i64, i64)>(&sql)
             .bind(step.location)
             .bind(step.at);
-        for line in lines {
+        for line in &sorted {
             query = query.bind(line.sku.as_str()).bind(line.base_qty);
         }
         let rows: HashMap<String, (i64, i64)> = query
@@ -670,10 +679,13 @@ where
             .into_iter()
             .map(|(sku, on_hand, reserved)| (sku, (on_hand, reserved)))
             .collect();
-        let mut results = Vec::with_capacity(lines.len());
-        for line in lines {
-            results.push(match rows.get(line.sku.as_str()) {
-                Some(&after) => Ok(Moved::new(
+        let mut reservation = Reservation {
+            moved: Vec::with_capacity(sorted.len()),
+            shortages: Vec::new(),
+        };
+        for line in sorted {
+            match rows.get(line.sku.as_str()) {
+                Some(&after) => reservation.moved.push(Moved::new(
                     step,
                     &line.sku,
                     MovementKind::Reserve,
@@ -681,10 +693,15 @@ where
                     (0, line.base_qty),
                     after,
                 )),
-                None => Err(Self::shortage(tx, step, &line.sku, line.base_qty).await?),
-            });
+                None => reservation
+                    .shortages
+                    .push(Self::shortage(tx, step, &line.sku, line.base_qty).await?),
+            }
         }
-        Ok(results)
+        // Shortages are reported in the order's own line order.
+        let position = |sku: &str| lines.iter().position(|l| l.sku == sku);
+        reservation.shortages.sort_by_key(|s| position(&s.sku));
+        Ok(reservation)
     }
 
     /// Inserts `lines` with multi-row `INSERT`s (one statement for up to
