@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
             the_audit_trail_is_a_gap_free_hash_chain,
             concurrent_audit_appends_keep_the_chain,
             refused_orders_give_back_their_other_lines,
+            a_short_line_of_a_credit_customer_reserves_nothing,
             export_writes_every_record_and_restore_refuses_a_full_database,
             prices_resolve_by_source_and_break,
             pack_units_convert_and_order_rules_hold,

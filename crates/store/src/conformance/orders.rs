@@ -673,6 +673,35 @@ pub async fn concurrent_orders_never_oversell(store: Arc<dyn Store>) {
     assert!(store.verify().await.unwrap().ok());
 }
 
+/// A customer with a credit limit is placed alone (its credit check needs the customer
+/// locked): a short line there also reserves nothing and names the line.
+pub async fn a_short_line_of_a_credit_customer_reserves_nothing(store: Arc<dyn Store>) {
+    shop(&store, &["A", "B"], 10).await;
+    store
+        .create_customer(customer("L", None, Some(1_000_000), true))
+        .await
+        .unwrap();
+    let result = place(&store, &input("L", &[("B", 3), ("A", 11)]), "k").await;
+    let OrderError::InsufficientStock { shortages } = refusal(result) else {
+        panic!()
+    };
+    let short: Vec<(&str, i64, i64)> = shortages
+        .iter()
+        .map(|s| (s.sku.as_str(), s.requested, s.available))
+        .collect();
+    assert_eq!(short, [("A", 11, 10)]);
+    for s in ["A", "B"] {
+        assert_eq!(level(&store, s).await, (10, 0, 10), "{s}");
+    }
+    let placed = place(&store, &input("L", &[("B", 3), ("A", 10)]), "k2")
+        .await
+        .unwrap();
+    assert_eq!(placed.order.customer, "L");
+    assert_eq!(level(&store, "A").await, (10, 10, 0));
+    assert_eq!(level(&store, "B").await, (10, 3, 7));
+    assert!(store.verify().await.unwrap().ok());
+}
+
 /// 48 concurrent 2-line orders, each wanting 1 or 3 of a scarce SKU and 1 of a plentiful
 /// one: a refused order keeps nothing of its other line, and nobody is refused while the
 /// scarce SKU still has what they asked for (orders placed together, as where the store
